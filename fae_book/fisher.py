@@ -24,7 +24,7 @@ from scipy import integrate
 def _as_theta(theta) -> Tensor:
     "`theta` as a float64 0-d or 1-d tensor, or a clear error."
     if isinstance(theta, (int, float)) and not isinstance(theta, bool):
-        theta = torch.tensor(float(theta))
+        theta = torch.tensor(float(theta), dtype=torch.float64)
     if not isinstance(theta, Tensor):
         raise TypeError(f"theta must be a torch tensor (0-d for a scalar parameter, 1-d for a vector) or a number, got {type(theta).__name__}")
     if theta.dim() > 1:
