@@ -8,7 +8,7 @@ Docs: https://fae-book.github.io/fae_book/fisher_shannon.html.md"""
 __all__ = ['FSEstimate', 'Logistic', 'quadrature_fs', 'monte_carlo_fs', 'location_fisher_information', 'differential_entropy',
            'entropy_power', 'knn_entropy', 'kde_fisher_information', 'gaussian_fs_coordinates', 'plot_fs_plane']
 
-# %% ../nbs/02_fisher_shannon.ipynb #0158eacb
+# %% ../nbs/02_fisher_shannon.ipynb #10e996b0
 import math
 from collections import namedtuple
 
@@ -24,7 +24,7 @@ from scipy.spatial import cKDTree
 import matplotlib.pyplot as plt
 from matplotlib import ticker
 
-# %% ../nbs/02_fisher_shannon.ipynb #ba1a1642
+# %% ../nbs/02_fisher_shannon.ipynb #0ef9e85b
 class Logistic(Distribution):
     "Logistic distribution: density $e^{-z}/(s(1+e^{-z})^2)$ with $z = (x-\\mu)/s$."
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
@@ -66,7 +66,7 @@ class Logistic(Distribution):
     def icdf(self, value): return self.loc + self.scale * torch.logit(value)
     def entropy(self): return torch.log(self.scale) + 2
 
-# %% ../nbs/02_fisher_shannon.ipynb #732b81af
+# %% ../nbs/02_fisher_shannon.ipynb #f785e628
 def _fs_integrands(log_prob):
     "Elementwise integrands (x, k) -> [f, f s², -f log f][k] with the score s from autograd in float64."
     def fn(x, k):
@@ -104,7 +104,7 @@ def quadrature_fs(log_prob, # callable: float64 tensor -> log-density, elementwi
                          "(or a center/width that covers its mass)")
     return float(J), float(H)
 
-# %% ../nbs/02_fisher_shannon.ipynb #921e1186
+# %% ../nbs/02_fisher_shannon.ipynb #cdf27f7c
 FSEstimate = namedtuple("FSEstimate", "J J_se H H_se")
 
 def _check_density(dist, need=("log_prob",)):
@@ -154,7 +154,7 @@ def monte_carlo_fs(dist, # any distribution with `sample` and `log_prob` (batche
     logp, root_m = logp.detach(), math.sqrt(n_samples)
     return FSEstimate(sq.mean(0), sq.std(0) / root_m, -logp.mean(0), logp.std(0) / root_m)
 
-# %% ../nbs/02_fisher_shannon.ipynb #3c739683
+# %% ../nbs/02_fisher_shannon.ipynb #832e5084
 def _closed_form_fisher(dist):
     "tr J from the family's closed form, of the batch shape; None if the family is not known."
     if isinstance(dist, Independent):
@@ -261,7 +261,7 @@ def entropy_power(dist_or_entropy, # a continuous distribution, or an entropy H 
             raise TypeError(f"expected a distribution or a number (an entropy); got {type(dist_or_entropy).__name__}") from None
     return torch.exp(2 * H / n) / (2 * math.pi * math.e)
 
-# %% ../nbs/02_fisher_shannon.ipynb #b229b467
+# %% ../nbs/02_fisher_shannon.ipynb #fad03187
 def _as_samples(samples, name="samples"):
     "An (N, d) float64 array from an (N,) or (N, d) tensor/array, with clear errors."
     x = samples.detach().cpu().numpy() if isinstance(samples, Tensor) else np.asarray(samples)
@@ -288,7 +288,7 @@ def knn_entropy(samples, # (N,) or (N, d) samples of a continuous distribution (
     log_vd = d / 2 * math.log(math.pi) - special.gammaln(1 + d / 2)
     return float(special.digamma(N) - special.digamma(k) + log_vd + d * np.mean(np.log(r)))
 
-# %% ../nbs/02_fisher_shannon.ipynb #b810127a
+# %% ../nbs/02_fisher_shannon.ipynb #2449ff47
 def kde_fisher_information(samples, # (N,) or (N, d) samples
                            bandwidth:float|None=None, # Gaussian kernel width h (None: Scott's rule, sd·N^(-1/(d+4)))
                            chunk:int=2048, # rows per block of the N×N distance matrix
@@ -309,7 +309,7 @@ def kde_fisher_information(samples, # (N,) or (N, d) samples
         total += score.pow(2).sum().item()
     return total / N
 
-# %% ../nbs/02_fisher_shannon.ipynb #93f0a51f
+# %% ../nbs/02_fisher_shannon.ipynb #fceff499
 def gaussian_fs_coordinates(log_var:Tensor, # log σ² of diagonal Gaussians, shape (..., n)
                            )->tuple: # (N, trJ), each of shape (...)
     "FS coordinates of $\\mathcal N(\\mu, \\mathrm{diag}\\,\\sigma^2)$: $N = \\exp(\\mathrm{mean}\\log\\sigma^2)$, $\\operatorname{tr}J = \\sum 1/\\sigma^2$."
@@ -321,7 +321,7 @@ def gaussian_fs_coordinates(log_var:Tensor, # log σ² of diagonal Gaussians, sh
         raise TypeError(f"log_var must be a floating-point tensor; got {log_var.dtype}")
     return log_var.mean(-1).exp(), log_var.neg().exp().sum(-1)
 
-# %% ../nbs/02_fisher_shannon.ipynb #c6b3df79
+# %% ../nbs/02_fisher_shannon.ipynb #bed02c5e
 def _positive_finite(a, what):
     a = np.asarray(a, dtype=float).ravel()
     if not (np.isfinite(a).all() and (a > 0).all()):

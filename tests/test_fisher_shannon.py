@@ -168,10 +168,10 @@ def test_knn_entropy_affine_equivariance(d, k, a, b, flip, seed):
 
 
 def test_knn_entropy_against_closed_form():
-    "Normal in 3-D from 4000 samples; s.e. ≈ 0.02 nats, tolerance 0.08."
+    "Anisotropic Normal in 3-D, 4000 samples: over 100 seeds bias -0.033, sd 0.020; tolerance bias + 4 sd."
     torch.manual_seed(0)
     d = Independent(Normal(torch.zeros(3), torch.tensor([0.5, 1., 3.])), 1)
-    assert knn_entropy(d.sample((4000,)), k=4) == pytest.approx(d.entropy().item(), abs=0.08)
+    assert knn_entropy(d.sample((4000,)), k=4) == pytest.approx(d.entropy().item(), abs=0.12)
 
 
 def test_kde_fisher_is_biased_low_for_wide_kernels():
