@@ -46,10 +46,13 @@ def mle_newton(
         info = torch.where(H < 0, -H, (s**2).sum(1))  # Newton where concave, else the outer-product (BHHH) information
         step = torch.where(info > 0, S / info, torch.zeros_like(S))  # info = 0 only at an exact stationary point
         theta = theta + step
+        if not torch.isfinite(theta).all():
+            raise RuntimeError(f"Newton left the parameter's domain (non-finite estimate) for {int((~torch.isfinite(theta)).sum())} of {len(theta)} data sets;"
+                               " start closer to the maximum")
         if (step.abs() <= tol * (1 + theta.abs())).all():
             break
     else:
-        bad = int((step.abs() > tol * (1 + theta.abs())).sum())
+        bad = int((~(step.abs() <= tol * (1 + theta.abs()))).sum())
         raise RuntimeError(f"Newton did not converge for {bad} of {len(theta)} data sets in {max_steps} steps; try a better theta_init or more max_steps")
     return theta
 
