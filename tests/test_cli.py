@@ -1,0 +1,101 @@
+"The `fae-book` command as a user meets it: the installed console script, its help, its one-line errors, a tiny run."
+import json, shutil, subprocess
+
+import pytest
+
+from fae_book.cli import main, reproduce, eval_subset, PAPER_TABLE1, TABLE1_MODELS
+
+FAE_BOOK = shutil.which("fae-book")
+TINY = ["--n-train", "300", "--n-valid", "100", "--z-dim", "4", "--depth", "1", "--width", "32",
+        "--max-epochs", "2", "--warmup-epochs", "1", "--quiet"]
+
+
+def run(*args):
+    "Run the installed console script; return the completed process."
+    return subprocess.run([FAE_BOOK, *args], capture_output=True, text=True, timeout=300,
+                          env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "HOME": "/tmp"})
+
+
+needs_script = pytest.mark.skipif(FAE_BOOK is None, reason="fae-book console script not installed (pip install -e .)")
+
+
+@needs_script
+def test_console_script_help_and_bad_argument(tmp_path):
+    p = run("--help")
+    assert p.returncode == 0 and "usage: fae-book" in p.stdout and "reproduce" in p.stdout
+    p = run("train", "--out", str(tmp_path / "r"), "--F-z", "-1")
+    assert p.returncode == 2 and p.stderr.strip() == "fae-book train: error: argument --F-z: must be a finite number >= 0, got -1"
+
+
+@pytest.mark.parametrize("cmd", [[], ["train"], ["evaluate"], ["fs-plane"], ["reproduce"], ["theory"]])
+def test_help_everywhere(cmd, capsys):
+    with pytest.raises(SystemExit) as e: main([*cmd, "--help"])
+    assert e.value.code == 0 and "usage: fae-book" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["train", "--out", "{tmp}/r", "--F-z", "-1"], "--F-z: must be a finite number >= 0"),
+    (["train", "--out", "{tmp}/r", "--model", "gan"], "invalid choice: 'gan'"),
+    (["train", "--out", "{tmp}/r", "--lambda-z", "nan"], "must be a finite number >= 0"),
+    (["evaluate", "{tmp}/r", "--k", "0"], "--k: must be an integer >= 1"),
+    (["reproduce", "--out", "/proc/no_such_place"], "cannot write to output folder"),
+    (["reproduce", "--models", "GAN"], "invalid choice: 'GAN'"),
+    (["nonsense"], "invalid choice: 'nonsense'"),
+    ([], "required: COMMAND"),
+])
+def test_bad_arguments_one_line_exit_2(tmp_path, capsys, args, fragment):
+    assert main([a.format(tmp=tmp_path) for a in args]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], err
+    assert not (tmp_path / "r").exists()            # rejected before any work
+
+
+def test_missing_data_is_one_line_exit_1(tmp_path, capsys):
+    assert main(["train", "--out", str(tmp_path / "r"), "--dataset", "dynamic_mnist",
+                 "--data-root", str(tmp_path / "empty"), *TINY]) == 1
+    err = capsys.readouterr().err
+    assert "mnist.npz" in err and len(err.strip().splitlines()) == 1
+
+
+def test_train_evaluate_and_refuse_to_overwrite(tmp_path, capsys):
+    out = str(tmp_path / "vae")
+    assert main(["train", "--out", out, *TINY]) == 0
+    assert main(["train", "--out", out, *TINY]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["train", "--out", out, "--resume", *TINY]) == 0     # finished run: returns at once
+    assert main(["evaluate", out, "--k", "10", "--n-test", "50", "--quiet"]) == 0
+    r = json.loads((tmp_path / "vae" / "eval_test_k10_n50.json").read_text())
+    assert r["k"] == 10 and r["n_images"] == 50 and r["stam_ratio"] >= 1 and r["provenance"]["git_commit"] is not None
+
+
+def test_resume_with_other_settings_is_refused(tmp_path, capsys):
+    out = str(tmp_path / "vae")
+    assert main(["train", "--out", out, *TINY]) == 0
+    assert main(["train", "--out", out, "--resume", "--lr", "0.01", *TINY]) == 1
+    assert "different configuration" in capsys.readouterr().err
+
+
+def test_eval_subset_covers_all_digits():
+    import torch
+    x = torch.arange(1000.).repeat_interleave(10).reshape(-1, 1)   # sorted, like the static MNIST test split
+    s = eval_subset(x, 100)
+    assert len(s) == 100 and torch.all(s[1:] >= s[:-1]) and s.min() < 100 and s.max() > 900
+    assert torch.equal(s, eval_subset(x, 100)) and eval_subset(x, None) is x
+
+
+def test_reproduce_writes_everything_and_resumes(tmp_path):
+    tiny = dict(n_train=300, n_valid=100, z_dim=4, depth=1, width=32, max_epochs=2, warmup_epochs=1)
+    s = reproduce(tmp_path, models=["VAE", "MAE(M=10)"], k=5, n_test=50, progress=False, overrides=tiny, log=lambda m: None)
+    assert {p.name for p in tmp_path.iterdir()} >= {"table.md", "results.json", "fs_plane.png", "trajectory.png", "reconstructions.png"}
+    table = (tmp_path / "table.md").read_text()
+    assert "| VAE | 85.56 |" in table and "| MAE(M=10) | 80.86 |" in table
+    assert s["configs"]["MAE(M=10)"]["M"] == 10.0 and s["k"] == 5
+    again = reproduce(tmp_path, models=["VAE", "MAE(M=10)"], k=5, n_test=50, progress=False, overrides=tiny, log=lambda m: None)
+    assert [m["nll"] for m in again["models"]] == [m["nll"] for m in s["models"]]
+
+
+def test_paper_numbers_are_the_papers():
+    assert PAPER_TABLE1 == {"VAE": 85.56, "FAE(F=0)": 83.2, "FAE(F=20)": 79.30, "MAE(M=0)": 81.58,
+                            "MAE(M=10)": 80.86, "PixelVAE": 79.21, "IAF": 79.85}
+    assert set(TABLE1_MODELS) == {"VAE", "FAE(F=0)", "FAE(F=20)", "MAE(M=0)", "MAE(M=10)"}
