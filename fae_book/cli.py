@@ -11,7 +11,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PAPER_TABLE1', 'TABLE1_MODELS', 'PROFILES', 'CLIError', 'evaluate_model', 'eval_subset', 'evaluate_run', 'reproduce',
+__all__ = ['PAPER_TABLE1', 'TABLE1_MODELS', 'PROFILES', 'CLIError', 'eval_subset', 'evaluate_run', 'reproduce',
            'plot_reconstructions', 'run_theory_checks', 'build_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #0bdd2dc2
@@ -20,8 +20,7 @@ import torch
 # %% ../nbs/10_cli.ipynb #03662a25
 from .data import load_dataset, DataNotFoundError, DataFormatError
 from .training import TrainConfig, train, load_run, read_metrics, provenance, resolve_device, atomic_write_text
-from .evaluation import (importance_sampled_nll, posterior_fs_coordinates, encoder_mutual_information,
-                                 active_units, reconstruction_error)
+from .evaluation import evaluate, plot_models_fs_plane
 
 # %% ../nbs/10_cli.ipynb #9db04bf0
 PAPER_TABLE1 = {"VAE": 85.56, "FAE(F=0)": 83.2, "FAE(F=20)": 79.30, "MAE(M=0)": 81.58, "MAE(M=10)": 80.86,
@@ -101,22 +100,6 @@ def _config_from_args(args) -> TrainConfig:
     except (TypeError, ValueError) as e: raise CLIError(f"fae-book train: error: {e}") from None
 
 # %% ../nbs/10_cli.ipynb #66997a26
-def evaluate_model(model, # a trained VAE
-                   x: torch.Tensor, # test images, shape (N, D)
-                   k: int = 5000, # importance samples per image
-                   progress: bool = False, # progress bar over image batches
-                  ) -> dict:
-    "IS-NLL (with its standard error), −ELBO, FS coordinates, I_q, active units and reconstruction error of `model` on `x`."
-    t0 = time.time()
-    nll = importance_sampled_nll(model, x, k=k, progress=progress)
-    neg_elbo = importance_sampled_nll(model, x, k=1)
-    fs = posterior_fs_coordinates(model, x)
-    return dict(n_images=len(x), k=k, nll=float(nll.mean()), nll_se=float(nll.std() / math.sqrt(len(x))),
-                neg_elbo_1sample=float(neg_elbo.mean()), N=fs.N_mean, trJ=fs.trJ_mean, stam_ratio=fs.stam_ratio,
-                z_dim=fs.n, mutual_information=encoder_mutual_information(model, x, generator=torch.Generator().manual_seed(0)),
-                active_units=active_units(model, x), reconstruction_error=float(reconstruction_error(model, x).mean()),
-                eval_seconds=time.time() - t0)
-
 def eval_subset(x: torch.Tensor, # images, shape (N, D)
                 n: int | None, # how many to keep (None: all)
                 seed: int = 0, # seed of the choice
@@ -139,7 +122,8 @@ def evaluate_run(run_dir, # a folder written by `train`
     data = load_dataset(config.dataset, root=config.data_root)
     x = eval_subset(getattr(data, split), n_test)
     torch.manual_seed(config.seed)
-    res = dict(evaluate_model(model, x, k=k, progress=progress), split=split, best_epoch=_best_epoch(run_dir),
+    t0 = time.time()
+    res = dict(evaluate(model, x, k=k, progress=progress), eval_seconds=time.time() - t0, split=split, best_epoch=_best_epoch(run_dir),
                epochs=len(read_metrics(run_dir)), provenance=provenance(next(model.parameters()).device))
     atomic_write_text(json.dumps(res, indent=1), cache)
     return res
@@ -159,8 +143,8 @@ def _markdown_table(rows: list, profile: str, k: int, n_images: int) -> str:
             "| model | paper NLL | measured NLL ± s.e. | test −ELBO | N(Z\\|X) | tr J(Z\\|X) | N·trJ / n | I_q (nats) | active units | epochs |\n"
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
     lines = [f"| {r['model']} | {PAPER_TABLE1.get(r['model'], float('nan')):.2f} | {r['nll']:.2f} ± {r['nll_se']:.2f} | "
-             f"{r['neg_elbo_1sample']:.2f} | {r['N']:.4g} | {r['trJ']:.4g} | {r['stam_ratio']:.3f} | "
-             f"{r['mutual_information']:.2f} | {r['active_units']}/{r['z_dim']} | {r['epochs']} |" for r in rows]
+             f"{r['neg_elbo']:.2f} | {r['N']:.4g} | {r['trJ']:.4g} | {r['stam_ratio']:.3f} | "
+             f"{r['mutual_info']:.2f} | {r['active_units']}/{r['z_dim']} | {r['epochs']} |" for r in rows]
     return head + "\n".join(lines) + "\n"
 
 def reproduce(out_dir="reproduce_results", # results folder (created; runs resume from it)
@@ -192,7 +176,7 @@ def reproduce(out_dir="reproduce_results", # results folder (created; runs resum
         log(f"[{time.time() - t0:6.0f}s] evaluating {name} (K = {k}, {n_test or 'all'} test images)")
         rows.append(dict(model=name, **evaluate_run(run_dir, k=k, n_test=n_test, progress=progress)))
         histories[name] = read_metrics(run_dir)
-    n_images = rows[0]["n_images"]
+    n_images = rows[0]["n_points"]
     atomic_write_text(_markdown_table(rows, profile, k, n_images), out / "table.md")
     summary = dict(profile=profile, k=k, n_test=n_images, seed=seed, models=rows, paper=PAPER_TABLE1,
                    configs={n: json.loads((out / "runs" / _slug(n) / "config.json").read_text()) for n in names},
@@ -339,19 +323,18 @@ def _cmd_train(a):
 def _cmd_evaluate(a):
     for run in a.runs:
         r = evaluate_run(run, k=a.k, n_test=a.n_test, split=a.split, progress=not a.quiet)
-        print(f"{run}: NLL {r['nll']:.2f} ± {r['nll_se']:.2f} nats (K={r['k']}, {r['n_images']} {a.split} images), "
-              f"N = {r['N']:.4g}, tr J = {r['trJ']:.4g}, I_q = {r['mutual_information']:.2f}, active units {r['active_units']}/{r['z_dim']}")
+        print(f"{run}: NLL {r['nll']:.2f} ± {r['nll_se']:.2f} nats (K={r['k']}, {r['n_points']} {a.split} images), "
+              f"N = {r['N']:.4g}, tr J = {r['trJ']:.4g}, I_q = {r['mutual_info']:.2f}, active units {r['active_units']}/{r['z_dim']}")
 
 def _cmd_fs_plane(a):
     import matplotlib; matplotlib.use("Agg", force=False)
-    from fae_book.fisher_shannon import plot_fs_plane
     _writable_dir(Path(a.out).parent)
-    points, n = {}, None
-    for run in a.runs:
-        model, _, config = load_run(run)
-        fs = posterior_fs_coordinates(model, eval_subset(load_dataset(config.dataset, root=config.data_root).test, a.n_test))
-        points[Path(run).name], n = (fs.N_mean, fs.trJ_mean), fs.n
-    ax = plot_fs_plane(points, n=n)
+    runs = {Path(r).name: load_run(r) for r in a.runs}
+    datasets = {(c.dataset, c.data_root) for _, _, c in runs.values()}
+    if len(datasets) > 1: raise CLIError(f"fae-book fs-plane: error: the runs use different data sets {sorted(map(str, datasets))}")
+    _, _, config = next(iter(runs.values()))
+    x = eval_subset(load_dataset(config.dataset, root=config.data_root).test, a.n_test)
+    ax = plot_models_fs_plane({name: m for name, (m, _, _) in runs.items()}, x)
     ax.figure.savefig(a.out, dpi=120, bbox_inches="tight")
     print(f"wrote {a.out}")
 

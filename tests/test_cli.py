@@ -66,7 +66,7 @@ def test_train_evaluate_and_refuse_to_overwrite(tmp_path, capsys):
     assert main(["train", "--out", out, "--resume", *TINY]) == 0     # finished run: returns at once
     assert main(["evaluate", out, "--k", "10", "--n-test", "50", "--quiet"]) == 0
     r = json.loads((tmp_path / "vae" / "eval_test_k10_n50.json").read_text())
-    assert r["k"] == 10 and r["n_images"] == 50 and r["stam_ratio"] >= 1 and r["provenance"]["git_commit"] is not None
+    assert r["k"] == 10 and r["n_points"] == 50 and r["stam_ratio"] >= 1 and r["provenance"]["git_commit"] is not None
 
 
 def test_resume_with_other_settings_is_refused(tmp_path, capsys):
