@@ -7,10 +7,11 @@ Docs: https://fae-book.github.io/fae_book/evaluation.html.md"""
 # %% ../nbs/07_evaluation.ipynb #d3cf9a55
 from __future__ import annotations
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 import torch
 from torch import nn, Tensor
-from torch.distributions import Independent, Normal, MultivariateNormal, kl_divergence
+from torch.distributions import Distribution, Independent, Normal, MultivariateNormal, kl_divergence
 from tqdm.auto import tqdm
 from .models import VAE
 from .fisher_shannon import gaussian_fs_coordinates, plot_fs_plane
@@ -35,6 +36,14 @@ def _check_data(x, model):
 def _positive_int(name, v):
     if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{name} must be an integer >= 1, got {v!r}.")
 
+@contextmanager
+def _unchecked_distributions():
+    "Skip torch.distributions' argument checks inside (they cost a third of an IS pass); restore them after."
+    previous = Distribution._validate_args
+    Distribution.set_default_validate_args(False)
+    try: yield
+    finally: Distribution.set_default_validate_args(previous)
+
 def importance_sampled_log_likelihood(model:nn.Module, # a VAE (anything with `log_weights(x, k)`, `train`, `eval`)
                                       x:Tensor,         # data points, shape (N, D)
                                       k:int=5000,       # importance samples per data point
@@ -49,7 +58,9 @@ def importance_sampled_log_likelihood(model:nn.Module, # a VAE (anything with `l
     model.eval()
     log_p, elbo = [], []
     try:
-        with torch.no_grad():
+        with torch.no_grad(), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            model.log_weights(x.to(device=device, dtype=dtype), 1)   # argument checks of every density, once, on all of x
+        with torch.no_grad(), _unchecked_distributions():
             for i in tqdm(range(0, len(x), batch_size), disable=not progress, desc=f"IS log-likelihood, k={k}"):
                 xb = x[i:i + batch_size].to(device=device, dtype=dtype)
                 lw = torch.cat([model.log_weights(xb, min(sample_chunk, k - j)).double()

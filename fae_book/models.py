@@ -250,9 +250,7 @@ class VAE(nn.Module):
         if not isinstance(k, int) or k < 1: raise ValueError(f"k must be a positive integer, got {k!r}")
         q = self.encode(x)
         z = q.rsample((k,))                                      # (k, B, z_dim)
-        B = x.shape[0]
-        px = self.decode(z.reshape(k * B, self.z_dim))
-        log_px = px.log_prob(x.expand(k, *x.shape).reshape(k * B, self.x_dim)).reshape(k, B)
+        log_px = self.decode(z).log_prob(x)                      # (k, B): x broadcasts over the k samples, no copies
         return (log_px + self.prior_dist().log_prob(z) - q.log_prob(z)).transpose(0, 1)
 
     def reconstruct(self, x: Tensor) -> Tensor:
