@@ -48,7 +48,7 @@ def importance_sampled_log_likelihood(model:nn.Module, # a VAE (anything with `l
                                       x:Tensor,         # data points, shape (N, D)
                                       k:int=5000,       # importance samples per data point
                                       batch_size:int=100, # data points per pass
-                                      sample_chunk:int=100, # samples per decoder pass (memory: batch_size·sample_chunk rows)
+                                      sample_chunk:int=50, # samples per decoder pass (memory: batch_size·sample_chunk rows; 5000 rows keep the activations in cache)
                                       progress:bool=False, # progress bar over batches
                                      ) -> tuple[Tensor, Tensor]:
     "Per-point float64 `(log p̂_k(x), mean_k log w)`: the importance-sampled log-likelihood and the k-sample ELBO estimate."
@@ -74,7 +74,7 @@ def importance_sampled_nll(model:nn.Module, # a VAE (anything with `log_weights(
                            x:Tensor,         # data points, shape (N, D)
                            k:int=5000,       # importance samples per data point (the paper: 5000)
                            batch_size:int=100, # data points per pass
-                           sample_chunk:int=100, # samples per decoder pass
+                           sample_chunk:int=50, # samples per decoder pass
                            progress:bool=False, # progress bar over batches
                           ) -> Tensor:
     "Per-point importance-sampled negative log-likelihood `−log p̂_k(x)` in nats (Burda et al. 2016), float64, shape (N,)."
@@ -241,7 +241,7 @@ def evaluate(model:nn.Module, # a VAE with a diagonal Gaussian encoder
              x:Tensor,        # evaluation data (e.g. the test set), shape (N, D)
              k:int=5000,      # importance samples for the log-likelihood (the paper: 5000)
              batch_size:int=100, # data points per IS pass
-             sample_chunk:int=100, # samples per decoder pass
+             sample_chunk:int=50, # samples per decoder pass
              threshold:float=0.01, # activity threshold for active units
              progress:bool=False, # progress bar over IS batches
             ) -> dict:
