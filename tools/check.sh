@@ -24,7 +24,7 @@ unchanged_by nbdev-export
 step "README.md is in sync with nbs/index.ipynb"
 python tools/readme.py --check
 step "every notebook runs top to bottom (nbdev-test)"
-nbdev-test --n_workers 2 --timing
+nbdev-test --n-workers 2 --timing
 step "docs preprocessing (nbdev-proc-nbs through its Python API)"
 python tools/proc_docs.py
 step "pytest"
