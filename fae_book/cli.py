@@ -18,7 +18,8 @@ __all__ = ['PAPER_TABLE1', 'TABLE1_MODELS', 'PROFILES', 'CLIError', 'eval_subset
 import torch
 
 # %% ../nbs/10_cli.ipynb #03662a25
-from .data import load_dataset, DataNotFoundError, DataFormatError
+from . import training
+from .data import load_dataset, DataNotFoundError, DataFormatError, DATASETS
 from .training import TrainConfig, train, load_run, read_metrics, provenance, resolve_device, atomic_write_text
 from .evaluation import evaluate, plot_models_fs_plane
 
@@ -72,10 +73,7 @@ def _writable_dir(path) -> Path:
     return p
 
 # %% ../nbs/10_cli.ipynb #5ce2eb95
-_CHOICES = dict(model=("vae", "fae", "mae"), reduction=("mean", "trace"), placement=("datapoint", "batch"),
-                estimator=("exact", "sample"), likelihood=("bernoulli", "gaussian", "logistic"),
-                activation=("relu", "tanh", "elu", "softplus", "leaky_relu", "gelu"),
-                dataset=("binarized_mnist", "dynamic_mnist", "svhn"))
+_CHOICES = dict(training._CHOICES, model=training._MODELS, dataset=DATASETS)
 _NONNEG = ("lambda_z", "F_z", "lambda_x", "F_x", "C", "M", "lr")
 _POSITIVE = ("z_dim", "depth", "width", "batch_size", "eval_batch_size", "max_epochs", "n_train", "n_valid")
 

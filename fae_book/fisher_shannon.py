@@ -60,7 +60,7 @@ class Logistic(Distribution):
     def log_prob(self, value):
         if self._validate_args: self._validate_sample(value)
         z = (value - self.loc) / self.scale
-        return -z - 2 * F.softplus(-z) - torch.log(self.scale)
+        return -z - 2 * torch.logaddexp(torch.zeros_like(z), -z) - torch.log(self.scale)  # exact log(1+e^-z); F.softplus linearises past 20
 
     def cdf(self, value): return torch.sigmoid((value - self.loc) / self.scale)
     def icdf(self, value): return self.loc + self.scale * torch.logit(value)
