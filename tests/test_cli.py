@@ -99,3 +99,11 @@ def test_paper_numbers_are_the_papers():
     assert PAPER_TABLE1 == {"VAE": 85.56, "FAE(F=0)": 83.2, "FAE(F=20)": 79.30, "MAE(M=0)": 81.58,
                             "MAE(M=10)": 80.86, "PixelVAE": 79.21, "IAF": 79.85}
     assert set(TABLE1_MODELS) == {"VAE", "FAE(F=0)", "FAE(F=20)", "MAE(M=0)", "MAE(M=10)"}
+
+
+def test_theory_command_checks_and_figures(tmp_path, capsys):
+    assert main(["theory", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("ok  ") == 8 and "FAIL" not in out and "quadratic fit" in out
+    checks = json.loads((tmp_path / "checks.json").read_text())
+    assert all(c["ok"] for c in checks) and {p.name for p in tmp_path.glob("*.png")} == {"quadfit_bias.png", "fs_plane_families.png"}
