@@ -7,7 +7,7 @@ Docs: https://fae-book.github.io/fae_book/cli.html.md"""
 # %% ../nbs/10_cli.ipynb #16dfd401
 from __future__ import annotations
 import argparse, json, math, os, sys, time
-from dataclasses import asdict, fields
+from dataclasses import fields
 from pathlib import Path
 
 # %% auto #0
@@ -77,11 +77,10 @@ _CHOICES = dict(training._CHOICES, model=training._MODELS, dataset=DATASETS)
 _NONNEG = ("lambda_z", "F_z", "lambda_x", "F_x", "C", "M", "lr")
 _POSITIVE = ("z_dim", "depth", "width", "batch_size", "eval_batch_size", "max_epochs", "n_train", "n_valid")
 
-def _add_config_options(p: argparse.ArgumentParser, defaults: dict | None = None):
+def _add_config_options(p: argparse.ArgumentParser):
     "Add one `--field-name` option per `TrainConfig` field."
-    defaults = defaults or {}
     for f in fields(TrainConfig):
-        flag, default = "--" + f.name.replace("_", "-"), defaults.get(f.name, f.default)
+        flag, default = "--" + f.name.replace("_", "-"), f.default
         kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
         if f.name in _NONNEG: typ = _nonneg_float
         elif f.name in _POSITIVE: typ = _positive_int
@@ -121,15 +120,11 @@ def evaluate_run(run_dir, # a folder written by `train`
     x = eval_subset(getattr(data, split), n_test)
     torch.manual_seed(config.seed)
     t0 = time.time()
-    res = dict(evaluate(model, x, k=k, progress=progress), eval_seconds=time.time() - t0, split=split, best_epoch=_best_epoch(run_dir),
-               epochs=len(read_metrics(run_dir)), provenance=provenance(next(model.parameters()).device))
+    res = dict(evaluate(model, x, k=k, progress=progress), eval_seconds=time.time() - t0, split=split,
+               best_epoch=torch.load(run_dir / "best.pt", weights_only=True)["epoch"], epochs=len(read_metrics(run_dir)),
+               provenance=provenance(next(model.parameters()).device))
     atomic_write_text(json.dumps(res, indent=1), cache)
     return res
-
-def _best_epoch(run_dir) -> int:
-    h = read_metrics(run_dir)
-    crit = [r["valid"]["criterion"] if r["valid"]["criterion"] is not None else math.inf for r in h]
-    return h[min(range(len(h)), key=crit.__getitem__)]["epoch"] if h else 0
 
 # %% ../nbs/10_cli.ipynb #f29397ab
 def _slug(name: str) -> str: return name.lower().replace("(", "_").replace(")", "").replace("=", "")
