@@ -11,8 +11,8 @@ from dataclasses import fields
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PAPER_TABLE1', 'TABLE1_MODELS', 'PROFILES', 'CLIError', 'eval_subset', 'evaluate_run', 'reproduce',
-           'plot_reconstructions', 'run_theory_checks', 'build_parser', 'main']
+__all__ = ['PAPER_TABLE1', 'TABLE1_MODELS', 'PROFILES', 'CLIError', 'eval_indices', 'eval_subset', 'evaluate_run', 'run_folder',
+           'reproduce', 'plot_reconstructions', 'run_theory_checks', 'build_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #0bdd2dc2
 import torch
@@ -20,7 +20,7 @@ import torch
 # %% ../nbs/10_cli.ipynb #03662a25
 from . import training
 from .data import load_dataset, DataNotFoundError, DataFormatError, DATASETS
-from .training import TrainConfig, train, load_run, read_metrics, provenance, resolve_device, atomic_write_text
+from .training import TrainConfig, train, train_stack, load_run, read_metrics, provenance, resolve_device, atomic_write_text, run_status
 from .evaluation import evaluate, plot_models_fs_plane
 
 # %% ../nbs/10_cli.ipynb #9db04bf0
@@ -36,8 +36,9 @@ TABLE1_MODELS = {
 }
 
 PROFILES = {
-    "quick": dict(train=dict(max_epochs=8, warmup_epochs=3, patience=50), k=200, n_test=2000),
-    "paper": dict(train=dict(max_epochs=2000, warmup_epochs=100, patience=50), k=5000, n_test=None),
+    "quick": dict(train=dict(max_epochs=8, warmup_epochs=3, patience=50), k=200, n_test=2000, seeds=(14,)),
+    "paper": dict(train=dict(max_epochs=2000, warmup_epochs=100, patience=50), k=5000, n_test=None, seeds=(14, 15, 16),
+                  interim=dict(k=200, n_test=1000)),   # models stopped by a time limit: a quick look, not K = 5000 on all
 }
 
 # %% ../nbs/10_cli.ipynb #3f45b640
@@ -97,48 +98,96 @@ def _config_from_args(args) -> TrainConfig:
     except (TypeError, ValueError) as e: raise CLIError(f"fae-book train: error: {e}") from None
 
 # %% ../nbs/10_cli.ipynb #66997a26
+def eval_indices(n_total: int, # images in the split
+                 n: int | None, # how many to keep (None: all)
+                 seed: int = 0, # seed of the choice
+                ) -> torch.Tensor:
+    "Sorted indices of a fixed random subset of `n` of `n_total` images (all of them when `n` is None or too large)."
+    if n is None or n >= n_total: return torch.arange(n_total)
+    return torch.randperm(n_total, generator=torch.Generator().manual_seed(seed))[:n].sort().values
+
 def eval_subset(x: torch.Tensor, # images, shape (N, D)
                 n: int | None, # how many to keep (None: all)
                 seed: int = 0, # seed of the choice
                ) -> torch.Tensor:
     "A fixed random subset of `n` images of `x`, in their original order (the static MNIST test split is sorted by digit, so its first images are all zeros)."
-    if n is None or n >= len(x): return x
-    return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n].sort().values]
+    return x if n is None or n >= len(x) else x[eval_indices(len(x), n, seed)]
+
+def _run_state(run_dir: Path) -> dict:
+    "How far the run in `run_dir` got: its last epoch, best epoch and `stopped_reason` (None while unfinished)."
+    ck = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True) if (run_dir / "checkpoint.pt").exists() else {}
+    best = torch.load(run_dir / "best.pt", map_location="cpu", weights_only=True)["epoch"]
+    return dict(epochs=ck.get("epoch", len(read_metrics(run_dir))), best_epoch=best, stopped_reason=ck.get("stopped_reason"))
 
 def evaluate_run(run_dir, # a folder written by `train`
                  k: int = 5000, # importance samples per image
-                 n_test: int | None = None, # evaluate on a fixed random subset of n_test images (`eval_subset`; None: all)
+                 n_test: int | None = None, # evaluate on a fixed random subset of n_test images (`eval_indices`; None: all)
                  split: str = "test", # "test" or "valid"
                  progress: bool = False, # progress bar
                 ) -> dict:
-    "Evaluate the best model of the run in `run_dir` (cached in the run folder)."
+    "Evaluate the best model so far of the run in `run_dir`; the summary (`eval_*.json`) and the per-image NLLs (`nll_*.npy`) are cached there for that best epoch."
+    import numpy as np
     run_dir = Path(run_dir)
-    cache = run_dir / f"eval_{split}_k{k}_n{n_test or 'all'}.json"
-    if cache.exists(): return json.loads(cache.read_text())
+    name = f"{split}_k{k}_n{n_test or 'all'}"
+    cache, per_image = run_dir / f"eval_{name}.json", run_dir / f"nll_{name}.npy"
+    state = _run_state(run_dir)
+    if cache.exists():
+        res = json.loads(cache.read_text())
+        if res.get("best_epoch") == state["best_epoch"] and (per_image.exists() or "per_image" not in res):
+            return {**res, **state, "status": run_status(state["stopped_reason"], state["epochs"])}
     model, _, config = load_run(run_dir)
     data = load_dataset(config.dataset, root=config.data_root)
-    x = eval_subset(getattr(data, split), n_test)
+    x_all = getattr(data, split)
+    idx = eval_indices(len(x_all), n_test)
     torch.manual_seed(config.seed)
     t0 = time.time()
-    res = dict(evaluate(model, x, k=k, progress=progress), eval_seconds=time.time() - t0, split=split,
-               best_epoch=torch.load(run_dir / "best.pt", weights_only=True)["epoch"], epochs=len(read_metrics(run_dir)),
+    res = evaluate(model, x_all[idx], k=k, progress=progress, per_image=True)
+    np.save(per_image, res.pop("per_image_nll"))
+    res = dict(res, eval_seconds=time.time() - t0, split=split, subset_seed=0, per_image=per_image.name,
+               image_indices="all" if len(idx) == len(x_all) else idx.tolist(), **state,
                provenance=provenance(next(model.parameters()).device))
     atomic_write_text(json.dumps(res, indent=1), cache)
-    return res
+    return {**res, "status": run_status(state["stopped_reason"], state["epochs"])}
 
 # %% ../nbs/10_cli.ipynb #f29397ab
 def _slug(name: str) -> str: return name.lower().replace("(", "_").replace(")", "").replace("=", "")
 
+def run_folder(name: str, seed: int) -> str:
+    "The folder of model `name` with `seed` under a results folder's `runs/`, e.g. `fae_f20-s14`."
+    return f"{_slug(name)}-s{seed}"
+
+def _aggregate(rows: list) -> list:
+    "One row per model: the seed mean of every number, the NLL's spread over seeds, and each seed's status."
+    import numpy as np
+    out = []
+    for name in dict.fromkeys(r["model"] for r in rows):
+        rs = [r for r in rows if r["model"] == name]
+        nll = np.array([r["nll"] for r in rs])
+        keys = ("neg_elbo", "N", "trJ", "stam_ratio", "mutual_info", "active_units", "z_dim")
+        out.append(dict(model=name, seeds=[r["seed"] for r in rs], nll=float(nll.mean()),
+                        nll_sd=float(nll.std(ddof=1)) if len(rs) > 1 else None, nll_se=rs[0]["nll_se"] if len(rs) == 1 else None,
+                        **{k: float(np.mean([r[k] for r in rs])) for k in keys},
+                        epochs="/".join(f"{r['best_epoch']}:{r['epochs']}" for r in rs), status="; ".join(dict.fromkeys(r["status"] for r in rs))))
+    return out
+
 def _markdown_table(rows: list, profile: str, k: int, n_images: int, overrides: dict | None = None) -> str:
-    "Table 1 as Markdown: the paper's NLL next to the measured one."
+    "Table 1 as Markdown: the paper's NLL next to the measured one (mean ± s.d. over seeds, or ± s.e. over images for one seed)."
     changed = "".join(f", {k_}={v}" for k_, v in (overrides or {}).items())
-    head = (f"Test NLL on static binarized MNIST (nats, importance sampling with K = {k} on {n_images} test images; "
+    agg = _aggregate(rows)
+    n_seeds = max(len(r["seeds"]) for r in agg)
+    spread = "mean ± s.d. over seeds" if n_seeds > 1 else "± s.e. over images"
+    evals = sorted({(r["k"], r["n_points"]) for r in rows}, reverse=True)
+    how = (f"K = {evals[0][0]} on {evals[0][1]} test images" if len(evals) == 1 else
+           "; ".join(f"K = {kk} on {nn} test images for {', '.join(sorted({r['model'] for r in rows if (r['k'], r['n_points']) == (kk, nn)}))}"
+                     for kk, nn in evals) + " (models stopped by the time limit get this interim evaluation)")
+    head = (f"Test NLL on static binarized MNIST (nats, importance sampling with {how}; "
             f"profile `{profile}`{changed}). Paper: Zheng et al. (AAAI 2019), Table 1, K = 5000 on all 10000 test images.\n\n"
-            "| model | paper NLL | measured NLL ± s.e. | test −ELBO | N(Z\\|X) | tr J(Z\\|X) | N·trJ / n | I_q (nats) | active units | best / last epoch |\n"
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-    lines = [f"| {r['model']} | {PAPER_TABLE1.get(r['model'], float('nan')):.2f} | {r['nll']:.2f} ± {r['nll_se']:.2f} | "
-             f"{r['neg_elbo']:.2f} | {r['N']:.4g} | {r['trJ']:.4g} | {r['stam_ratio']:.3f} | "
-             f"{r['mutual_info']:.2f} | {r['active_units']}/{r['z_dim']} | {r['best_epoch']} / {r['epochs']} |" for r in rows]
+            f"| model | paper NLL | measured NLL ({spread}) | seeds | test −ELBO | N(Z\\|X) | tr J(Z\\|X) | N·trJ / n | I_q (nats) | active units | best:last epoch | how it stopped |\n"
+            "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---|\n")
+    fmt = lambda r: f"{r['nll']:.2f} ± {r['nll_sd'] if r['nll_sd'] is not None else r['nll_se']:.2f}"
+    lines = [f"| {r['model']} | {PAPER_TABLE1.get(r['model'], float('nan')):.2f} | {fmt(r)} | {', '.join(map(str, r['seeds']))} | "
+             f"{r['neg_elbo']:.2f} | {r['N']:.4g} | {r['trJ']:.4g} | {r['stam_ratio']:.3f} | {r['mutual_info']:.2f} | "
+             f"{r['active_units']:.0f}/{r['z_dim']:.0f} | {r['epochs']} | {r['status']} |" for r in agg]
     return head + "\n".join(lines) + "\n"
 
 def reproduce(out_dir="reproduce_results", # results folder (created; runs resume from it)
@@ -146,67 +195,75 @@ def reproduce(out_dir="reproduce_results", # results folder (created; runs resum
               models: list | None = None, # names from TABLE1_MODELS (None: all five)
               k: int | None = None, # importance samples (None: the profile's)
               n_test: int | None = None, # test images for the NLL (None: the profile's)
-              seed: int = 14, # seed of every run (the released code's default)
+              seeds: list | None = None, # one run per model and seed (None: the profile's; the released code's seed is 14)
               device: str = "auto", # "auto", "cpu" or "cuda"
               progress: bool = True, # progress bars
               log=print, # where one-line progress messages go
               overrides: dict | None = None, # TrainConfig fields that replace the profile's (e.g. tiny nets for a test)
+              time_limit: float | None = None, # seconds of training; then every model's best state so far is evaluated
              ) -> dict:
-    "Train, evaluate and tabulate the Table 1 models; write table, JSON and figures to `out_dir`."
+    "Train the Table 1 models × seeds as one stack, evaluate each best state, tabulate next to the paper; table, JSON and figures in `out_dir`."
     if profile not in PROFILES: raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
     names = list(TABLE1_MODELS) if models is None else list(models)
     unknown = [m for m in names if m not in TABLE1_MODELS]
     if unknown: raise ValueError(f"unknown model(s) {unknown}; choose from {list(TABLE1_MODELS)}")
     prof = PROFILES[profile]
+    interim = prof.get("interim") if k is None and n_test is None else None    # explicit --k/--n-test apply to every model
     k = prof["k"] if k is None else k
     n_test = prof["n_test"] if n_test is None else n_test
+    seeds = list(prof["seeds"] if seeds is None else seeds)
+    if not seeds or len(set(seeds)) != len(seeds) or any(s < 0 for s in seeds): raise ValueError(f"seeds must be distinct integers >= 0, got {seeds}")
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    rows, histories, t0 = [], {}, time.time()
-    for name in names:
-        cfg = TrainConfig(**{**TABLE1_MODELS[name], **prof["train"], "seed": seed, "device": device, **(overrides or {})})
-        run_dir = out / "runs" / _slug(name)
-        log(f"[{time.time() - t0:6.0f}s] training {name} -> {run_dir}")
-        train(cfg, run_dir, resume=True, progress=progress)
-        log(f"[{time.time() - t0:6.0f}s] evaluating {name} (K = {k}, {n_test or 'all'} test images)")
-        rows.append(dict(model=name, **evaluate_run(run_dir, k=k, n_test=n_test, progress=progress)))
-        histories[name] = read_metrics(run_dir)
+    t0 = time.time()
+    members = [(name, seed) for name in names for seed in seeds]
+    configs = [TrainConfig(**{**TABLE1_MODELS[n], **prof["train"], "seed": s, "device": device, **(overrides or {})}) for n, s in members]
+    dirs = [out / "runs" / run_folder(n, s) for n, s in members]
+    log(f"[{time.time() - t0:6.0f}s] training {len(members)} models as one stack -> {out / 'runs'}"
+        + (f" (time limit {time_limit / 60:g} min)" if time_limit else ""))
+    results = train_stack(configs, dirs, resume=True, progress=progress, time_limit=time_limit)
+    rows = []
+    for (name, seed), d, res in zip(members, dirs, results):
+        kk, nn = (interim["k"], interim["n_test"]) if interim and res.stopped_reason == "time_limit" else (k, n_test)
+        log(f"[{time.time() - t0:6.0f}s] evaluating {name}, seed {seed} (K = {kk}, {nn or 'all'} test images)")
+        rows.append(dict(model=name, seed=seed, **evaluate_run(d, k=kk, n_test=nn, progress=progress)))
     n_images = rows[0]["n_points"]
     atomic_write_text(_markdown_table(rows, profile, k, n_images, overrides), out / "table.md")
-    summary = dict(profile=profile, overrides=overrides or {}, k=k, n_test=n_images, seed=seed, models=rows, paper=PAPER_TABLE1,
-                   configs={n: json.loads((out / "runs" / _slug(n) / "config.json").read_text()) for n in names},
-                   seconds=time.time() - t0, provenance=provenance(resolve_device(device)))
+    paused = [r.out_dir.name for r in results if r.stopped_reason == "time_limit"]
+    summary = dict(profile=profile, overrides=overrides or {}, k=k, n_test=n_images, seeds=seeds, models=rows, table=_aggregate(rows),
+                   paper=PAPER_TABLE1, configs={d.name: json.loads((d / "config.json").read_text()) for d in dirs},
+                   paused=paused, seconds=time.time() - t0, provenance=provenance(resolve_device(device)))
     atomic_write_text(json.dumps(summary, indent=1), out / "results.json")
-    _figures(out, rows, histories)
+    first = {r["model"]: d for r, d in zip(rows, dirs) if r["seed"] == seeds[0]}
+    _figures(out, summary["table"], {n: read_metrics(d) for n, d in first.items()}, first)
     log(f"[{time.time() - t0:6.0f}s] wrote {out / 'table.md'}, results.json and figures")
     return summary
 
 # %% ../nbs/10_cli.ipynb #7b534402
-def _figures(out: Path, rows: list, histories: dict):
-    "fs_plane.png, trajectory.png and reconstructions.png for the runs in `out/runs`."
+def _figures(out: Path, table: list, histories: dict, folders: dict):
+    "fs_plane.png (seed means of `table`), trajectory.png and reconstructions.png (one seed's `histories` and run `folders`, by model name)."
     import matplotlib; matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     from fae_book.fisher_shannon import plot_fs_plane
     from fae_book.training import plot_fs_trajectory
-    z_dim = rows[0]["z_dim"]
-    ax = plot_fs_plane({r["model"]: (r["N"], r["trJ"]) for r in rows}, n=z_dim)
+    z_dim = int(table[0]["z_dim"])
+    ax = plot_fs_plane({r["model"]: (r["N"], r["trJ"]) for r in table}, n=z_dim)
     ax.set_title(f"Posteriors in the Fisher–Shannon plane (n = {z_dim})")
     ax.figure.savefig(out / "fs_plane.png", dpi=120, bbox_inches="tight"); plt.close(ax.figure)
     traj = next((n for n in ("FAE(F=20)", "FAE(F=0)") if n in histories), next(iter(histories)))
     ax = plot_fs_trajectory(histories[traj], z_dim)
     ax.set_title(f"{traj}: validation posterior during training")
     ax.figure.savefig(out / "trajectory.png", dpi=120, bbox_inches="tight"); plt.close(ax.figure)
-    fig = plot_reconstructions([r["model"] for r in rows], out / "runs")
+    fig = plot_reconstructions(folders)
     fig.savefig(out / "reconstructions.png", dpi=120, bbox_inches="tight"); plt.close(fig)
 
-def plot_reconstructions(names: list, # model names (folders under `runs_dir`, via their slug)
-                         runs_dir, # folder holding one run folder per model
+def plot_reconstructions(runs: dict, # label -> run folder written by `train`
                          n_images: int = 10, # test images to show
                         ):
     "A grid: the first test images on top, then each model's reconstruction (decoder mean at the posterior mean)."
     import matplotlib.pyplot as plt
     rows = []
-    for i, name in enumerate(names):
-        model, _, config = load_run(Path(runs_dir) / _slug(name))
+    for i, (name, folder) in enumerate(runs.items()):
+        model, _, config = load_run(folder)
         if i == 0:
             data = load_dataset(config.dataset, root=config.data_root)
             x = data.test[torch.linspace(0, len(data.test) - 1, n_images).long()]
@@ -279,6 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="run folder (config.json, metrics.jsonl, checkpoints)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--time-limit", type=_nonneg_float, default=None, metavar="MINUTES",
+                   help="stop at the first epoch boundary after which another epoch would overrun MINUTES of training; "
+                        "the same command with --resume continues (default: no limit)")
     _add_config_options(t)
     e = sub.add_parser("evaluate", help="importance-sampled NLL and FS coordinates of trained runs")
     e.add_argument("runs", nargs="+", help="run folders written by `fae-book train`")
@@ -291,16 +351,23 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--out", default="fs_plane.png", help="image file to write (default: %(default)s)")
     f.add_argument("--n-test", type=_positive_int, default=1000, help="test images whose posteriors are averaged (default: %(default)s)")
     r = sub.add_parser("reproduce", help="Table 1 models: train, evaluate, tabulate next to the paper, plot")
-    r.add_argument("--profile", choices=sorted(PROFILES), default="quick", help="quick (~10 min on 2 CPU cores) or paper settings (default: %(default)s)")
+    r.add_argument("--profile", choices=sorted(PROFILES), default="quick",
+                   help="quick (8 epochs, K=200 on 2000 test images, one seed) or paper (warm-up 100, patience 50, at most 2000 epochs, K=5000 on all test images, 3 seeds) (default: %(default)s)")
     r.add_argument("--out", default="reproduce_results", help="results folder (default: %(default)s)")
     r.add_argument("--models", nargs="+", choices=list(TABLE1_MODELS), default=None, metavar="MODEL",
                    help=f"subset of {', '.join(TABLE1_MODELS)} (default: all)")
     r.add_argument("--k", type=_positive_int, default=None, help="importance samples (default: the profile's)")
     r.add_argument("--n-test", type=_positive_int, default=None, help="test images for the NLL (default: the profile's)")
-    r.add_argument("--seed", type=int, default=14, help="seed of every run (default: %(default)s)")
+    r.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
+                   help="one run per model and seed (default: the profile's: 14 for quick, 14 15 16 for paper)")
     r.add_argument("--max-epochs", type=_positive_int, default=None, help="override the profile's maximum epochs")
     r.add_argument("--warmup-epochs", type=int, default=None, help="override the profile's KL warm-up epochs")
     r.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
+    r.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+                   help="training arithmetic; bfloat16 needs a GPU or a CPU with avx512_bf16/AMX; evaluation is always float32 (default: %(default)s)")
+    r.add_argument("--time-limit", type=_nonneg_float, default=None, metavar="MINUTES",
+                   help="train for at most MINUTES (0: not at all), then evaluate every model's best state so far; "
+                        "the same command continues (default: no limit)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     h = sub.add_parser("theory", help="headline checks of Parts I–II (Fisher information, Cramér–Rao, Stam) with figures")
     h.add_argument("--out", default="theory_results", help="folder for the figures and checks.json (default: %(default)s)")
@@ -312,9 +379,11 @@ def _cmd_train(a):
     _writable_dir(a.out)
     if (Path(a.out) / "checkpoint.pt").exists() and not a.resume:
         raise CLIError(f"fae-book train: error: {a.out} already holds a run; add --resume to continue it, or choose another --out")
-    res = train(cfg, a.out, resume=a.resume, progress=not a.quiet)
+    res = train(cfg, a.out, resume=a.resume, progress=not a.quiet, time_limit=None if a.time_limit is None else 60 * a.time_limit)
     print(f"{cfg.model}: best validation criterion {res.best_valid_loss:.3f} at epoch {res.best_epoch} "
-          f"({res.stopped_reason}); run in {a.out}")
+          f"({res.status}); run in {a.out}")
+    if res.stopped_reason == "time_limit":
+        print(f"to go on: the same command with --resume (and a new --time-limit, or none) continues from epoch {len(res.history)}")
 
 def _cmd_evaluate(a):
     for run in a.runs:
@@ -338,9 +407,15 @@ def _cmd_reproduce(a):
     _writable_dir(a.out)
     overrides = {k: v for k, v in (("max_epochs", a.max_epochs), ("warmup_epochs", a.warmup_epochs)) if v is not None}
     if overrides.get("warmup_epochs", 0) < 0: raise CLIError(f"fae-book reproduce: error: argument --warmup-epochs: must be >= 0, got {a.warmup_epochs}")
-    reproduce(a.out, profile=a.profile, models=a.models, k=a.k, n_test=a.n_test, seed=a.seed, device=a.device,
-              progress=not a.quiet, overrides=overrides or None)
+    if a.seeds is not None and (len(set(a.seeds)) != len(a.seeds) or min(a.seeds) < 0):
+        raise CLIError(f"fae-book reproduce: error: argument --seeds: must be distinct integers >= 0, got {a.seeds}")
+    if a.precision != "float32": overrides["precision"] = a.precision
+    summary = reproduce(a.out, profile=a.profile, models=a.models, k=a.k, n_test=a.n_test, seeds=a.seeds, device=a.device,
+                        progress=not a.quiet, overrides=overrides or None, time_limit=None if a.time_limit is None else 60 * a.time_limit)
     print((Path(a.out) / "table.md").read_text())
+    if summary["paused"]:
+        print(f"{len(summary['paused'])} of {len(summary['models'])} models stopped by the time limit, not converged; "
+              "run the same command again (with a new --time-limit, or none) to continue where they stopped")
 
 def _cmd_theory(a):
     out = _writable_dir(a.out)

@@ -7,20 +7,19 @@ Docs: https://fae-book.github.io/fae_book/evaluation.html.md"""
 # %% ../nbs/07_evaluation.ipynb #d3cf9a55
 from __future__ import annotations
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
 import torch
 from torch import nn, Tensor
 from torch.distributions import Distribution, Independent, Normal, MultivariateNormal, kl_divergence
 from tqdm.auto import tqdm
-from .models import VAE
+from .models import VAE, unchecked_distributions
 from .fisher_shannon import gaussian_fs_coordinates, plot_fs_plane
 
 # %% auto #0
 __all__ = ['importance_sampled_log_likelihood', 'importance_sampled_nll', 'LinearGaussianDecoder', 'LinearGaussianEncoder',
            'linear_gaussian_vae', 'linear_gaussian_log_marginal', 'linear_gaussian_elbo', 'FSCoordinates',
            'posterior_fs_coordinates', 'encoder_mutual_information', 'latent_activity', 'active_units',
-           'reconstruction_error', 'evaluate', 'plot_models_fs_plane']
+           'reconstruction_error', 'evaluate', 'plot_models_fs_plane', 'paired_nll_difference']
 
 # %% ../nbs/07_evaluation.ipynb #bff59188
 def _check_k(k):
@@ -35,14 +34,6 @@ def _check_data(x, model):
 
 def _positive_int(name, v):
     if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{name} must be an integer >= 1, got {v!r}.")
-
-@contextmanager
-def _unchecked_distributions():
-    "Skip torch.distributions' argument checks inside (they cost a third of an IS pass); restore them after."
-    previous = Distribution._validate_args
-    Distribution.set_default_validate_args(False)
-    try: yield
-    finally: Distribution.set_default_validate_args(previous)
 
 def importance_sampled_log_likelihood(model:nn.Module, # a VAE (anything with `log_weights(x, k)`, `train`, `eval`)
                                       x:Tensor,         # data points, shape (N, D)
@@ -60,7 +51,7 @@ def importance_sampled_log_likelihood(model:nn.Module, # a VAE (anything with `l
     try:
         with torch.no_grad(), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             model.log_weights(x.to(device=device, dtype=dtype), 1)   # argument checks of every density, once, on all of x
-        with torch.no_grad(), _unchecked_distributions():
+        with torch.no_grad(), unchecked_distributions():
             for i in tqdm(range(0, len(x), batch_size), disable=not progress, desc=f"IS log-likelihood, k={k}"):
                 xb = x[i:i + batch_size].to(device=device, dtype=dtype)
                 lw = torch.cat([model.log_weights(xb, min(sample_chunk, k - j)).double()
@@ -244,6 +235,7 @@ def evaluate(model:nn.Module, # a VAE with a diagonal Gaussian encoder
              sample_chunk:int=50, # samples per decoder pass
              threshold:float=0.01, # activity threshold for active units
              progress:bool=False, # progress bar over IS batches
+             per_image:bool=False, # also return `per_image_nll`, the (N,) float64 numpy array of −log p̂(x) (for paired comparisons)
             ) -> dict:
     "Test NLL (IS, k samples) ± s.e., −ELBO, FS coordinates, Stam ratio, mean σ², encoder MI, active units, reconstruction error."
     log_p, elbo = importance_sampled_log_likelihood(model, x, k, batch_size, sample_chunk, progress)
@@ -254,7 +246,8 @@ def evaluate(model:nn.Module, # a VAE with a diagonal Gaussian encoder
                 neg_elbo=float(-elbo.mean()), N=fs.N_mean, trJ=fs.trJ_mean, stam_ratio=fs.stam_ratio,
                 sigma2=float(log_var.exp().mean()),
                 mutual_info=encoder_mutual_information(model, x) if len(x) > 1 else math.nan,
-                active_units=active_units(model, x, threshold), reconstruction=float(reconstruction_error(model, x).mean()))
+                active_units=active_units(model, x, threshold), reconstruction=float(reconstruction_error(model, x).mean()),
+                **(dict(per_image_nll=(-log_p).numpy()) if per_image else {}))
 
 def plot_models_fs_plane(models:dict, # name -> model (VAEs with diagonal Gaussian encoders and equal z_dim)
                          x:Tensor,    # data whose posteriors are averaged
@@ -268,3 +261,17 @@ def plot_models_fs_plane(models:dict, # name -> model (VAEs with diagonal Gaussi
         fs = posterior_fs_coordinates(m, x)
         points[name] = (fs.N_mean, fs.trJ_mean)
     return plot_fs_plane(points, n=next(iter(dims.values())), ax=ax, **kwargs)
+
+# %% ../nbs/07_evaluation.ipynb #92650dd1
+def paired_nll_difference(nll_a, # per-image −log p̂ of model A, shape (N,) (e.g. a stored `nll_*.npy`)
+                          nll_b, # per-image −log p̂ of model B on the same N images, in the same order
+                          z:float=1.96, # normal quantile of the interval (1.96: 95 %)
+                         ) -> dict:
+    "Mean of NLL_A − NLL_B over images with its standard error and a normal interval; negative: A is better (nats)."
+    a, b = torch.as_tensor(nll_a, dtype=torch.float64), torch.as_tensor(nll_b, dtype=torch.float64)
+    if a.dim() != 1 or a.shape != b.shape or len(a) < 2:
+        raise ValueError(f"nll_a and nll_b must be per-image NLLs of the same N >= 2 images, got shapes {tuple(a.shape)} and {tuple(b.shape)}.")
+    d = a - b
+    mean, se = float(d.mean()), float(d.std() / math.sqrt(len(d)))
+    return dict(mean=mean, se=se, low=mean - z * se, high=mean + z * se, n=len(d),
+                se_unpaired=float(math.sqrt((a.var() + b.var()) / len(d))))

@@ -50,15 +50,23 @@ def kl_warmup(epoch: float,        # epochs completed, counted from 0 (fractions
 
 # %% ../nbs/05_objectives.ipynb #4e37634e
 def _check_weight(kl_weight):
+    if isinstance(kl_weight, Tensor): return      # a per-member weight inside a stack; the trainer checks it
     if not isinstance(kl_weight, (int, float)) or not kl_weight >= 0:
         raise ValueError(f"kl_weight must be a number >= 0, got {kl_weight!r}")
 
-def _elbo_parts(model, x: Tensor):
+def _posterior_noise(mu: Tensor, noise: dict | None) -> Tensor:
+    "The standard normal draw of the reparameterisation: `noise['posterior']` when given, else a fresh one."
+    if noise is None: return torch.randn_like(mu)
+    eps = noise["posterior"]
+    if eps.shape != mu.shape: raise ValueError(f"noise['posterior'] must have shape {tuple(mu.shape)}, got {tuple(eps.shape)}")
+    return eps
+
+def _elbo_parts(model, x: Tensor, noise: dict | None = None):
     "One reparameterised pass: (mu, log_var, z, p(x|z), log p(x|z), KL), per data point."
     if not isinstance(getattr(model, "encoder", None), GaussianEncoder):
         raise TypeError("these objectives need a VAE with a GaussianEncoder (they use its mean and log-variance)")
     mu, log_var = model.encoder.params(x)
-    z = mu + torch.exp(0.5 * log_var) * torch.randn_like(mu)
+    z = mu + torch.exp(0.5 * log_var) * _posterior_noise(mu, noise)
     px = model.decode(z)
     recon = px.log_prob(x)
     if model.prior is None: kl = gaussian_kl(mu, log_var)
@@ -69,9 +77,18 @@ def _nan(x: Tensor) -> Tensor: return torch.full((), float("nan"), device=x.devi
 
 class ELBOObjective(nn.Module):
     "The VAE: minimise -(E_q log p(x|z) - kl_weight * KL(q(z|x) || p(z)))."
-    def forward(self, model, x: Tensor, kl_weight: float = 1.0) -> LossTerms:
+    def noise_shapes(self, batch_size: int, z_dim: int) -> dict:
+        "Shapes of the standard normal draws one step needs, in the order they are drawn."
+        return {"posterior": (batch_size, z_dim)}
+
+    def stack_key(self) -> tuple:
+        "Settings that must agree for objectives to run as one vectorised program (chapter 06)."
+        return ("vae",)
+
+    def forward(self, model, x: Tensor, kl_weight: float = 1.0,
+                noise: dict | None = None) -> LossTerms:  # {"posterior": (B, z_dim) N(0, 1) draws}; None: drawn here
         _check_weight(kl_weight)
-        *_, recon, kl = _elbo_parts(model, x)
+        *_, recon, kl = _elbo_parts(model, x, noise)
         loss = -(recon.mean() - kl_weight * kl.mean())
         nan = _nan(x)
         return LossTerms(loss, (recon - kl).mean().detach(), recon.mean().detach(), kl.mean().detach(),
@@ -96,7 +113,7 @@ def posterior_fisher_trace(mu: Tensor,               # posterior means (..., d)
     return j.sum(-1) if reduction == "trace" else j.mean(-1)
 
 def fisher_penalty(stat: Tensor,              # the Fisher statistic per data point, shape (B,)
-                   target: float,             # the desired value F
+                   target: float | Tensor,    # the desired value F (a 0-d tensor inside a stack)
                    placement: str = "datapoint"  # "datapoint": mean |stat - F|; "batch": |mean stat - F|
                   ) -> Tensor:
     "The FAE penalty |tr J - F| per data point then averaged, or on the batch mean."
@@ -108,6 +125,12 @@ def _check_nonneg(**kw):
     for k, v in kw.items():
         if not isinstance(v, (int, float)) or not v >= 0:
             raise ValueError(f"{k} must be a number >= 0, got {v!r}")
+
+def _hyper(module: nn.Module, **values):
+    "Keep each hyper-parameter as a float attribute and as a 0-d buffer `_name`, which a stack of objectives holds per member."
+    for k, v in values.items():
+        setattr(module, k, v)
+        module.register_buffer("_" + k, torch.tensor(float(v)), persistent=False)
 
 class FisherObjective(nn.Module):
     "The Fisher auto-encoder: minimise -(ELBO - lambda_z |tr J(z|x) - F_z| - lambda_x |tr J(x|z) - F_x|)."
@@ -124,12 +147,20 @@ class FisherObjective(nn.Module):
         for name, v, allowed in (("reduction", reduction, _REDUCTIONS), ("placement", placement, _PLACEMENTS),
                                  ("estimator", estimator, _ESTIMATORS)):
             if v not in allowed: raise ValueError(f"{name} must be one of {allowed}, got {v!r}")
-        self.lambda_z, self.F_z, self.lambda_x, self.F_x = lambda_z, F_z, lambda_x, F_x
+        _hyper(self, lambda_z=lambda_z, F_z=F_z, lambda_x=lambda_x, F_x=F_x)
         self.reduction, self.placement, self.estimator = reduction, placement, estimator
 
     def extra_repr(self) -> str:
         return (f"lambda_z={self.lambda_z}, F_z={self.F_z}, lambda_x={self.lambda_x}, F_x={self.F_x}, "
                 f"reduction={self.reduction!r}, placement={self.placement!r}, estimator={self.estimator!r}")
+
+    def noise_shapes(self, batch_size: int, z_dim: int) -> dict:
+        "Shapes of the standard normal draws one step needs, in the order they are drawn."
+        return {"posterior": (batch_size, z_dim)}
+
+    def stack_key(self) -> tuple:
+        "Settings that must agree for objectives to run as one vectorised program; the weights and targets may differ."
+        return ("fae", self.reduction, self.placement, self.estimator, self.lambda_z > 0, self.lambda_x > 0)
 
     def decoder_fisher(self, px) -> Tensor | None:
         "tr J(x|z) per data point in the objective's units, or None for a decoder without one (lambda_x = 0 only)."
@@ -139,20 +170,20 @@ class FisherObjective(nn.Module):
             return None
         return j / px.event_shape[-1] if self.reduction == "mean" else j
 
-    def forward(self, model, x: Tensor, kl_weight: float = 1.0) -> LossTerms:
+    def forward(self, model, x: Tensor, kl_weight: float = 1.0,
+                noise: dict | None = None) -> LossTerms:  # {"posterior": (B, z_dim) N(0, 1) draws}; None: drawn here
         _check_weight(kl_weight)
         if self.lambda_x > 0 and isinstance(getattr(model, "decoder", None), BernoulliDecoder):
             raise ValueError(f"lambda_x={self.lambda_x} > 0 but the decoder is Bernoulli: a Bernoulli decoder is discrete "
                              "and has no location Fisher information; set lambda_x=0 or use a Gaussian/logistic decoder")
-        mu, log_var, z, px, recon, kl = _elbo_parts(model, x)
+        mu, log_var, z, px, recon, kl = _elbo_parts(model, x, noise)
         loss = -(recon.mean() - kl_weight * kl.mean())
         jz = posterior_fisher_trace(mu, log_var, z, self.estimator, self.reduction)
         jx = self.decoder_fisher(px)
-        pen_z = fisher_penalty(jz, self.F_z, self.placement)
-        penalty = self.lambda_z * pen_z
-        if self.lambda_z > 0: loss = loss + self.lambda_z * pen_z
+        penalty = self._lambda_z * fisher_penalty(jz, self._F_z, self.placement)
+        if self.lambda_z > 0: loss = loss + penalty          # lambda_z = 0 leaves the ELBO's loss untouched, bit for bit
         if self.lambda_x > 0:
-            pen_x = self.lambda_x * fisher_penalty(jx, self.F_x, self.placement)
+            pen_x = self._lambda_x * fisher_penalty(jx, self._F_x, self.placement)
             loss, penalty = loss + pen_x, penalty + pen_x
         nan = _nan(x)
         return LossTerms(loss, (recon - kl).mean().detach(), recon.mean().detach(), kl.mean().detach(),
@@ -192,12 +223,24 @@ class MutualInfoObjective(nn.Module):
         if not temperature > 0: raise ValueError(f"temperature must be > 0, got {temperature!r}")
         if n_prior_samples is not None and (not isinstance(n_prior_samples, int) or n_prior_samples < 1):
             raise ValueError(f"n_prior_samples must be a positive integer or None, got {n_prior_samples!r}")
-        self.C, self.M, self.decoder_input, self.temperature, self.n_prior_samples = C, M, decoder_input, temperature, n_prior_samples
+        _hyper(self, C=C, M=M)
+        self.decoder_input, self.temperature, self.n_prior_samples = decoder_input, temperature, n_prior_samples
+        self.r_shape = (depth, width, activation)
         self.r = GaussianEncoder(x_dim, z_dim, depth, width, activation)
 
-    def generate(self, model, n: int) -> tuple[Tensor, Tensor]:
-        "Draw z ~ p(z) and a differentiable stand-in x~ for x ~ p(x|z); returns (z, x~)."
-        z = model.prior_dist().sample((n,))
+    def noise_shapes(self, batch_size: int, z_dim: int) -> dict:
+        "Shapes of the standard normal draws one step needs, in the order they are drawn."
+        return {"posterior": (batch_size, z_dim), "prior": (self.n_prior_samples or batch_size, z_dim)}
+
+    def stack_key(self) -> tuple:
+        "Settings that must agree for objectives to run as one vectorised program; C and M may differ."
+        return ("mae", self.decoder_input, self.temperature, self.n_prior_samples, self.r_shape)
+
+    def generate(self, model, n: int, eps: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        "Draw z ~ p(z) (from the standard normal draws `eps`, shape (n, z_dim), when given) and a differentiable stand-in x~ for x ~ p(x|z); returns (z, x~)."
+        if eps is None: z = model.prior_dist().sample((n,))
+        elif model.prior is not None: raise ValueError("given noise needs the standard normal prior; pass noise=None with a custom prior")
+        else: z = eps
         px = model.decode(z)
         if self.decoder_input == "mean": return z, px.mean
         base = px.base_dist if isinstance(px, Independent) else px
@@ -216,12 +259,14 @@ class MutualInfoObjective(nn.Module):
         else: log_r = r(x_tilde).log_prob(z)
         return model.prior_dist().entropy() + log_r.mean()
 
-    def forward(self, model, x: Tensor, kl_weight: float = 1.0) -> LossTerms:
+    def forward(self, model, x: Tensor, kl_weight: float = 1.0,
+                noise: dict | None = None) -> LossTerms:  # {"posterior": (B, z_dim), "prior": (n, z_dim)} N(0, 1) draws; None: drawn here
         _check_weight(kl_weight)
-        *_, recon, kl = _elbo_parts(model, x)
-        z, x_tilde = self.generate(model, self.n_prior_samples or x.shape[0])
+        *_, recon, kl = _elbo_parts(model, x, noise)
+        n = self.n_prior_samples or x.shape[0]
+        z, x_tilde = self.generate(model, n, None if noise is None else noise["prior"])
         mi = self.mi_bound(model, z, x_tilde, detach_r=True)            # gradient to the decoder only
-        penalty = self.C * (mi - self.M).abs()
+        penalty = self._C * (mi - self._M).abs()
         r_loss = -self.r(x_tilde.detach()).log_prob(z).mean()           # r maximises the bound; gradient to r only
         loss = -(recon.mean() - kl_weight * kl.mean()) + penalty + r_loss
         nan = _nan(x)

@@ -6,30 +6,32 @@ Docs: https://fae-book.github.io/fae_book/training.html.md"""
 
 # %% ../nbs/06_training.ipynb #79ca2198
 from __future__ import annotations
-import json, math, os, platform, random, subprocess, tempfile, time
+import copy, json, math, os, platform, random, subprocess, tempfile, time
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 from typing import Callable
 import numpy as np
 import torch
-from torch import nn
+from torch import nn, Tensor
+from torch.func import functional_call
 from tqdm.auto import tqdm
 import fae_book
 from .data import load_dataset, subset, train_batches, eval_batches
-from .models import build_vae
+from .models import build_vae, unchecked_distributions
 from .objectives import make_objective, kl_warmup
 from .fisher_shannon import gaussian_fs_coordinates, plot_fs_plane
 
 # %% auto #0
 __all__ = ['TrainConfig', 'resolve_device', 'provenance', 'atomic_write', 'atomic_save', 'atomic_write_text', 'get_rng_states',
-           'set_rng_states', 'load_run_data', 'build_run', 'TrainingDiverged', 'posterior_log_variance', 'train_epoch',
-           'validate', 'TrainResult', 'train', 'load_run', 'read_metrics', 'plot_training_curves', 'fs_trajectory',
-           'plot_fs_trajectory']
+           'set_rng_states', 'load_run_data', 'build_run', 'TrainingDiverged', 'bfloat16_supported', 'Member', 'Stack',
+           'TrainResult', 'run_status', 'train_stack', 'train', 'load_run', 'read_metrics', 'plot_training_curves',
+           'fs_trajectory', 'plot_fs_trajectory']
 
 # %% ../nbs/06_training.ipynb #fb29decc
 _MODELS = ("vae", "fae", "mae")
 _CHOICES = dict(reduction=("mean", "trace"), placement=("datapoint", "batch"), estimator=("exact", "sample"),
-                likelihood=("bernoulli", "gaussian", "logistic"), activation=("relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid", "softplus"))
+                likelihood=("bernoulli", "gaussian", "logistic"), activation=("relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid", "softplus"),
+                precision=("float32", "bfloat16"))
 
 @dataclass
 class TrainConfig:
@@ -61,6 +63,7 @@ class TrainConfig:
     patience:int=50            # stop when the validation loss has not improved for this many epochs
     seed:int=14                # seeds initialisation, data order, binarisation and sampling noise
     device:str="auto"          # "auto" (CUDA when present), "cpu" or "cuda[:i]"
+    precision:str="float32"    # "float32", or "bfloat16" autocast of the matrix products (GPUs; CPUs with avx512_bf16 or AMX)
 
     def __post_init__(self): self.validate()
 
@@ -167,11 +170,15 @@ def atomic_write_text(text:str, path:Path):
     "Write `text` to `path` atomically."
     atomic_write(path, lambda f: f.write(text.encode()))
 
-def get_rng_states(generator:torch.Generator) -> dict:
-    "Every random state a run depends on, as tensors and numbers."
+def get_rng_states(generator:torch.Generator, # the run's data generator (batch order, dynamic binarization)
+                   noise:torch.Generator|None=None, # the run's noise generator (reparameterisation, prior draws), if it has its own
+                  ) -> dict:
+    "Every random state a run depends on, as tensors and numbers; a CPU noise generator is saved as the `torch` state."
     name, keys, pos, has_gauss, cached = np.random.get_state()
     version, internal, gauss = random.getstate()
-    return dict(torch=torch.get_rng_state(), data=generator.get_state(),
+    extra = {} if noise is None else dict(noise=noise.get_state())
+    cpu_noise = noise is not None and noise.device.type == "cpu"
+    return dict(torch=noise.get_state() if cpu_noise else torch.get_rng_state(), data=generator.get_state(), **extra,
                 cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                 numpy=dict(keys=torch.from_numpy(keys.astype(np.int64)), pos=int(pos), has_gauss=int(has_gauss), cached=float(cached)),
                 python=dict(version=version, internal=list(internal), gauss=gauss))
@@ -204,61 +211,142 @@ def build_run(config:TrainConfig, x_dim:int, device:torch.device|str="cpu"):
 class TrainingDiverged(RuntimeError):
     "The loss became NaN or infinite; the run's last good checkpoint is kept."
 
-def _all_finite(*modules) -> bool: return all(bool(torch.isfinite(p).all()) for m in modules for p in m.parameters())
+def bfloat16_supported(device:torch.device) -> bool:
+    "Whether `device` multiplies bfloat16 matrices in hardware: a GPU that says so, or an x86 CPU with avx512_bf16 or AMX."
+    if device.type == "cuda": return torch.cuda.is_bf16_supported()
+    try: flags = Path("/proc/cpuinfo").read_text()
+    except OSError: return False
+    return any(f in flags for f in ("avx512_bf16", "amx_bf16"))
 
-def _mean_terms(acc:dict, n:int) -> dict: return {k: v / n for k, v in acc.items()}
+class Member(nn.Module):
+    "One member of a stack: a model and its objective as one module, whose forward returns the loss terms as tensors."
+    def __init__(self, model:nn.Module, objective:nn.Module):
+        super().__init__()
+        self.model, self.objective = model, objective
 
-def _accumulate(acc:dict, terms:dict, w:int):
-    for k, v in terms.items(): acc[k] = acc.get(k, 0.) + float(v) * w
+    def forward(self, x:Tensor, noise:dict, kl_weight, validation:bool=False) -> dict:
+        terms = self.objective(self.model, x, kl_weight=kl_weight, noise=noise)
+        out = {f.name: getattr(terms, f.name) for f in fields(terms)}
+        if validation:                                    # the posterior's Fisher–Shannon coordinates, for the trajectory
+            q = self.model.encode(x)
+            log_var = 2 * torch.log(q.base_dist.scale)
+            N, trJ = gaussian_fs_coordinates(log_var)
+            out.update(sigma2=log_var.exp().mean(), N=N.mean(), trJ=trJ.mean())
+        return out
 
-def posterior_log_variance(model:nn.Module, x:torch.Tensor) -> torch.Tensor:
-    "Log-variances `log σ²` (N, z_dim) of the diagonal Gaussian posterior `q(z|x)`."
-    q = model.encode(x)
-    return 2 * torch.log(q.base_dist.scale)
+def _stack_key(config:TrainConfig, objective:nn.Module, epoch:int) -> tuple:
+    "Members with equal keys share one vectorised program: same architecture, data, optimiser settings, objective structure and epoch."
+    return (config.z_dim, config.depth, config.width, config.activation, config.likelihood, config.dataset, config.data_root,
+            config.n_train, config.n_valid, config.lr, config.batch_size, config.eval_batch_size, config.device,
+            config.precision, objective.stack_key(), epoch)
 
-def train_epoch(model, objective, optimizer, batches, kl_weight:float, device, on_batch=None, epoch:int=0) -> dict:
-    "One pass of Adam steps over `batches`; mean loss terms. Raises `TrainingDiverged` on a non-finite loss."
-    model.train(); objective.train()
-    acc, n = {}, 0
-    for step, xb in enumerate(batches):
-        xb = xb.to(device)
-        try: terms = objective(model, xb, kl_weight=kl_weight)
-        except ValueError as e:    # torch.distributions refuses NaN/inf parameters before any loss exists
-            if _all_finite(model, objective) and "invalid values" not in str(e): raise
-            raise TrainingDiverged(f"non-finite parameters or activations at epoch {epoch}, batch {step} "
-                                   f"({str(e).splitlines()[0]}); try a smaller learning rate.") from e
-        if not torch.isfinite(terms.loss):
-            raise TrainingDiverged(f"non-finite training loss ({float(terms.loss)}) at epoch {epoch}, batch {step} "
-                                   f"with terms {terms.as_dict()}; try a smaller learning rate.")
-        optimizer.zero_grad(set_to_none=True)
-        terms.loss.backward()
-        optimizer.step()
-        _accumulate(acc, replace(terms, loss=terms.loss.detach()).as_dict(), len(xb)); n += len(xb)
-        if on_batch is not None: on_batch(epoch, step, terms, model)
-    return _mean_terms(acc, n)
+# %% ../nbs/06_training.ipynb #c09dbc46
+class Stack:
+    "M members of one architecture trained as one program: parameters, buffers and Adam state carry a leading member axis."
+    def __init__(self, members:list, device:torch.device, lr:float, precision:str="float32",
+                 optimizer_states:list|None=None): # per member: a `torch.optim.Adam` state dict, or None for fresh
+        self.device, self.precision, self.size = device, precision, len(members)
+        self.names = [n for n, _ in members[0].named_parameters()]
+        self.state_keys = list(members[0].state_dict().keys())
+        self.template = copy.deepcopy(members[0]).to("meta")
+        self.params = {n: torch.stack([dict(m.named_parameters())[n].detach() for m in members]).to(device).requires_grad_()
+                       for n in self.names}
+        self.buffers = {n: torch.stack([dict(m.named_buffers())[n] for m in members]).to(device)
+                        for n, _ in members[0].named_buffers()}
+        self.optimizer = torch.optim.Adam(list(self.params.values()), lr=lr, fused=_fused_adam_ok(device))
+        if optimizer_states is not None and any(s is not None for s in optimizer_states):
+            if any(s is None for s in optimizer_states): raise ValueError("a stack needs every member's Adam state, or none")
+            steps = {float(s["state"][0]["step"]) for s in optimizer_states if s["state"]}
+            if len(steps) > 1: raise ValueError(f"the members of a stack must have taken the same number of Adam steps, got {sorted(steps)}")
+            for j, n in enumerate(self.names):
+                if j not in optimizer_states[0]["state"]: continue
+                st = [s["state"][j] for s in optimizer_states]
+                self.optimizer.state[self.params[n]] = dict(
+                    step=torch.tensor(float(st[0]["step"]), dtype=torch.float32, device=device if _fused_adam_ok(device) else "cpu"),
+                    exp_avg=torch.stack([s["exp_avg"] for s in st]).to(device),
+                    exp_avg_sq=torch.stack([s["exp_avg_sq"] for s in st]).to(device))
+        self._call = lambda p, b, x, noise, w, validation: functional_call(self.template, (p, b), (x, noise, w, validation))
+        self._train_fn = torch.func.vmap(lambda p, b, x, n, w: self._call(p, b, x, n, w, False))
+        self._valid_fn = torch.func.vmap(lambda p, b, x, n: self._call(p, b, x, n, 1.0, True), in_dims=(0, 0, None, 0))
 
-@torch.no_grad()
-def validate(model, objective, x:torch.Tensor, batch_size:int, device) -> dict:
-    "Validation loss terms at `kl_weight=1`, the −ELBO, the stopping `criterion` (−ELBO + penalty), mean σ², mean FS coordinates (N, tr J)."
-    model.eval(); objective.eval()
-    acc, n = {}, 0
-    for xb in eval_batches(x, batch_size):
-        xb = xb.to(device)
-        terms = objective(model, xb, kl_weight=1.0).as_dict()
-        log_var = posterior_log_variance(model, xb)
-        N, trJ = gaussian_fs_coordinates(log_var)
-        terms.update(neg_elbo=-terms["elbo"], criterion=-terms["elbo"] + terms["penalty"], sigma2=float(log_var.exp().mean()), N=float(N.mean()), trJ=float(trJ.mean()))
-        _accumulate(acc, terms, len(xb)); n += len(xb)
-    return _mean_terms(acc, n)
+    def _single(self, x, noise, w, validation):
+        "A stack of one runs without `vmap` (its batching rules cost a quarter of a small model's step) on views of member 0."
+        first = lambda d: {k: v[0] for k, v in d.items()}
+        out = self._call(first(self.params), first(self.buffers), x if validation else x[0], first(noise),
+                         1.0 if validation else w[0], validation)
+        return {k: v[None] for k, v in out.items()}
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bfloat16")
+
+    def step(self, x:Tensor, noise:dict, kl_weight:Tensor) -> dict:
+        "One Adam step of every member on its batch `x[m]` (M, B, D) with its `noise[k][m]` and `kl_weight[m]`; the terms as (M,) tensors."
+        self.template.train()
+        with self._autocast(), unchecked_distributions():
+            terms = (self._single(x, noise, kl_weight, False) if self.size == 1 else
+                     self._train_fn(self.params, self.buffers, x, noise, kl_weight))
+        self.optimizer.zero_grad(set_to_none=True)
+        terms["loss"].sum().backward()                   # the members' losses are independent: each gradient is its own
+        self.optimizer.step()
+        return {k: v.detach() for k, v in terms.items()}
+
+    @torch.no_grad()
+    def validation_terms(self, x:Tensor, noise:dict) -> dict:
+        "Loss terms at kl weight 1 and the posterior's FS coordinates of every member on the same batch `x` (B, D), in float32."
+        self.template.eval()
+        with unchecked_distributions():
+            return self._single(x, noise, None, True) if self.size == 1 else self._valid_fn(self.params, self.buffers, x, noise)
+
+    def member_state(self, i:int) -> dict:
+        "Member `i`'s `state_dict` (as `Member.state_dict()` would give it), detached copies on the CPU."
+        both = {**self.params, **self.buffers}
+        return {k: both[k][i].detach().cpu().clone() for k in self.state_keys}
+
+    def optimizer_state(self, i:int) -> dict:
+        "Member `i`'s Adam state in the format of `torch.optim.Adam.state_dict()`, as a run trained alone would save it."
+        group = {k: v for k, v in self.optimizer.state_dict()["param_groups"][0].items() if k != "params"}
+        state = {}
+        for j, n in enumerate(self.names):
+            s = self.optimizer.state.get(self.params[n])
+            if s: state[j] = dict(step=s["step"].detach().cpu().clone(), exp_avg=s["exp_avg"][i].detach().cpu().clone(),
+                                  exp_avg_sq=s["exp_avg_sq"][i].detach().cpu().clone())
+        return dict(state=state, param_groups=[dict(group, params=list(range(len(self.names))))])
+
+    def keep(self, idx:list):
+        "Drop every member not in `idx` (stopped ones), keeping the others' parameters and Adam state."
+        index = torch.tensor(idx, device=self.device)
+        old = self.optimizer
+        self.params = {n: p.detach()[index].clone().requires_grad_() for n, p in self.params.items()}
+        self.buffers = {n: b[index].clone() for n, b in self.buffers.items()}
+        self.optimizer = torch.optim.Adam(list(self.params.values()), **{k: v for k, v in old.param_groups[0].items() if k != "params"})
+        for (n, p), q in zip(self.params.items(), old.param_groups[0]["params"]):
+            s = old.state.get(q)
+            if s: self.optimizer.state[p] = dict(step=s["step"], exp_avg=s["exp_avg"][index].clone(), exp_avg_sq=s["exp_avg_sq"][index].clone())
+        self.size = len(idx)
+
+def _fused_adam_ok(device:torch.device) -> bool: return device.type in ("cuda", "cpu")
 
 # %% ../nbs/06_training.ipynb #0eda6ba5
 @dataclass
 class TrainResult:
     "What `train` returns: the model with its best weights, its objective, and how the run went."
     model:nn.Module; objective:nn.Module; config:TrainConfig; history:list; best_epoch:int
-    best_valid_loss:float; stopped_reason:str; out_dir:Path
+    best_valid_loss:float; stopped_reason:str|None; out_dir:Path
 
-_RESUMABLE = ("max_epochs", "device")
+    @property
+    def status(self) -> str:
+        "How the run stopped, in words (for tables)."
+        return run_status(self.stopped_reason, len(self.history))
+
+def run_status(stopped_reason:str|None, # "early_stopping", "max_epochs", "time_limit" or None (paused or running)
+               epoch:int,               # the last finished epoch
+              ) -> str:
+    "'stopped by patience at epoch N', 'reached the maximum of N epochs' or 'stopped by the time limit at epoch N, not converged'."
+    if stopped_reason == "early_stopping": return f"stopped by patience at epoch {epoch}"
+    if stopped_reason == "max_epochs": return f"reached the maximum of {epoch} epochs"
+    return f"stopped by the time limit at epoch {epoch}, not converged"
+
+_RESUMABLE = ("max_epochs", "device", "precision")
 
 def _config_diff(saved:TrainConfig, new:TrainConfig) -> list:
     return [f"{f.name}: {getattr(saved, f.name)!r} -> {getattr(new, f.name)!r}" for f in fields(TrainConfig)
@@ -270,66 +358,177 @@ def _json_line(d:dict) -> str:
                        None if isinstance(v, float) and not math.isfinite(v) else v)
     return json.dumps(clean(d)) + "\n"
 
-def train(config:TrainConfig, # the run's settings
-          out_dir:str|Path,   # folder for config.json, metrics.jsonl, checkpoint.pt, best.pt
-          resume:bool=False,  # continue the run in `out_dir` (a new run when it has none)
-          progress:bool=True, # show a progress bar over epochs
-          on_batch:Callable|None=None, # called as on_batch(epoch, step, terms, model) after each step (monitoring, fault injection)
-         ) -> TrainResult:
-    "Train the model of `config`, checkpointing every epoch to `out_dir`; resumable, early-stopped, best weights restored."
+@dataclass(eq=False)
+class _Run:
+    "One member's host-side state: its config, folder, generators and early-stopping bookkeeping."
+    config:TrainConfig; out:Path; member:Member|None; optimizer_state:dict|None
+    data_gen:torch.Generator; noise_gen:torch.Generator; st:dict; x_dim:int
+    @property
+    def paths(self): return self.out/"checkpoint.pt", self.out/"best.pt", self.out/"metrics.jsonl"
+
+def _open_run(config:TrainConfig, out_dir, resume:bool, data, device) -> _Run:
+    "Build a member seeded by its config, from its checkpoint when it has one; write config.json for a new run."
     if not isinstance(config, TrainConfig): raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}.")
     config.validate()
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    ckpt_path, best_path, metrics_path = out/"checkpoint.pt", out/"best.pt", out/"metrics.jsonl"
+    ckpt_path, metrics_path = out/"checkpoint.pt", out/"metrics.jsonl"
     if ckpt_path.exists() and not resume:
         raise FileExistsError(f"{out} already holds a run; pass resume=True to continue it, or choose another out_dir.")
     if ckpt_path.exists():
         diff = _config_diff(TrainConfig.from_json(out/"config.json"), config)
         if diff: raise ValueError(f"Cannot resume {out} with a different configuration ({'; '.join(diff)}); use another out_dir.")
-    device = resolve_device(config.device)
-    data = load_run_data(config)
-    model, objective = build_run(config, data.train.shape[1], device)
-    optimizer = torch.optim.Adam([*model.parameters(), *objective.parameters()], lr=config.lr)
-    generator = torch.Generator().manual_seed(config.seed)
+    x_dim = data.train.shape[1]
+    model, objective = build_run(config, x_dim, device)     # seeds the initialisation with config.seed
+    noise_gen = torch.Generator(device)
+    if device.type == "cpu": noise_gen.set_state(torch.get_rng_state())   # the draws a run alone took from the global RNG
+    else: noise_gen.manual_seed(config.seed)
+    data_gen = torch.Generator().manual_seed(config.seed)
     st = dict(epoch=0, best_valid_loss=math.inf, best_epoch=0, bad_epochs=0, history=[], stopped_reason=None)
+    opt_state = None
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location=device, weights_only=True)
         model.load_state_dict(ck["model"]); objective.load_state_dict(ck["objective"])
-        optimizer.load_state_dict(ck["optimizer"]); set_rng_states(ck["rng"], generator)
+        opt_state, rng = ck["optimizer"], ck["rng"]
+        data_gen.set_state(rng["data"])
+        noise_gen.set_state(rng["noise"] if "noise" in rng else rng["torch"] if device.type == "cpu" else rng["cuda"][device.index or 0])
         st = {k: ck[k] for k in st}
         atomic_write_text("".join(_json_line(h) for h in st["history"]), metrics_path)
+        with open(out/"resumed.jsonl", "a") as f: f.write(_json_line(dict(from_epoch=st["epoch"], **provenance(device))))  # who trained on
         if st["stopped_reason"] == "max_epochs" and st["epoch"] < config.max_epochs: st["stopped_reason"] = None
     else:
         atomic_write_text(json.dumps({**asdict(config), "provenance": provenance(device)}, indent=1), out/"config.json")
         atomic_write_text("", metrics_path)
-    bar = tqdm(range(st["epoch"] + 1, config.max_epochs + 1), initial=st["epoch"], total=config.max_epochs,
-               disable=not progress or st["stopped_reason"] is not None, desc=f"{config.model} {out.name}")
-    for epoch in bar:
-        if st["stopped_reason"] is not None: break
-        t0 = time.time()
-        kl_weight = kl_warmup(epoch - 1, config.warmup_epochs)
-        train_terms = train_epoch(model, objective, optimizer, train_batches(data, config.batch_size, generator),
-                                  kl_weight, device, on_batch, epoch)
-        valid_terms = validate(model, objective, data.valid, config.eval_batch_size, device)
-        if not math.isfinite(valid_terms["criterion"]):
-            raise TrainingDiverged(f"non-finite validation loss at epoch {epoch}: {valid_terms}; the last good checkpoint is kept.")
-        if valid_terms["criterion"] < st["best_valid_loss"]:
-            st.update(best_valid_loss=valid_terms["criterion"], best_epoch=epoch, bad_epochs=0)
-            atomic_save(dict(model=model.state_dict(), objective=objective.state_dict(), epoch=epoch,
-                             x_dim=data.train.shape[1]), best_path)
-        else: st["bad_epochs"] += 1
-        record = dict(epoch=epoch, kl_weight=kl_weight, train=train_terms, valid=valid_terms, seconds=time.time() - t0)
-        st["history"].append(record); st["epoch"] = epoch
-        if st["bad_epochs"] >= config.patience: st["stopped_reason"] = "early_stopping"
-        elif epoch == config.max_epochs: st["stopped_reason"] = "max_epochs"
-        atomic_save(dict(model=model.state_dict(), objective=objective.state_dict(), optimizer=optimizer.state_dict(),
-                         rng=get_rng_states(generator), **st), ckpt_path)
-        with open(metrics_path, "a") as f: f.write(_json_line(record))
-        bar.set_postfix(kl_w=f"{kl_weight:.2f}", train=f"{train_terms['loss']:.2f}", valid=f"{valid_terms['criterion']:.2f}")
+    return _Run(config, out, Member(model, objective), opt_state, data_gen, noise_gen, st, x_dim)
+
+def _noise(runs:list, objective:nn.Module, batch:int, z_dim:int, device) -> dict:
+    "Each member's standard normal draws for one step, from its own generator, stacked on a leading member axis."
+    shapes = objective.noise_shapes(batch, z_dim)
+    draws = [{k: torch.randn(s, generator=r.noise_gen, device=device) for k, s in shapes.items()} for r in runs]
+    return {k: draws[0][k][None] if len(draws) == 1 else torch.stack([d[k] for d in draws]) for k in shapes}
+
+def _stack_epoch(stack:Stack, runs:list, data, epoch:int, device, on_batch) -> list:
+    "Train every member of `stack` for one epoch on its own batch order, then validate; per member `(train_terms, valid_terms, kl_weight)`."
+    cfg, objective = runs[0].config, stack.template.objective
+    kl = [kl_warmup(epoch - 1, r.config.warmup_epochs) for r in runs]
+    kl_t = torch.tensor(kl, device=device)
+    acc, n = {}, 0
+    for step, xs in enumerate(zip(*[train_batches(data, cfg.batch_size, r.data_gen) for r in runs])):
+        x = xs[0][None] if len(xs) == 1 else torch.stack(xs)
+        terms = stack.step(x, _noise(runs, objective, x.shape[1], cfg.z_dim, device), kl_t)
+        for k, v in terms.items(): acc[k] = acc.get(k, 0.) + v * x.shape[1]
+        n += x.shape[1]
+        if on_batch is not None: on_batch(epoch, step, terms, stack)
+    vacc, nv = {}, 0
+    for xb in eval_batches(data.valid, cfg.eval_batch_size):
+        terms = stack.validation_terms(xb, _noise(runs, objective, len(xb), cfg.z_dim, device))
+        terms.update(neg_elbo=-terms["elbo"], criterion=-terms["elbo"] + terms["penalty"])
+        for k, v in terms.items(): vacc[k] = vacc.get(k, 0.) + v * len(xb)
+        nv += len(xb)
+    train_terms = {k: (v / n).tolist() for k, v in acc.items()}          # one host sync per epoch, not per step
+    valid_terms = {k: (v / nv).tolist() for k, v in vacc.items()}
+    return [({k: v[i] for k, v in train_terms.items()}, {k: v[i] for k, v in valid_terms.items()}, kl[i]) for i in range(len(runs))]
+
+def _save_epoch(run:_Run, stack:Stack, i:int, record:dict):
+    "Early-stopping bookkeeping, best.pt on improvement, the checkpoint and one metrics line for member `i`."
+    st, cfg = run.st, run.config
+    ckpt_path, best_path, metrics_path = run.paths
+    state = stack.member_state(i)
+    split = lambda prefix: {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    model_sd, objective_sd = split("model."), split("objective.")
+    valid = record["valid"]["criterion"]
+    if valid < st["best_valid_loss"]:
+        st.update(best_valid_loss=valid, best_epoch=record["epoch"], bad_epochs=0)
+        atomic_save(dict(model=model_sd, objective=objective_sd, epoch=record["epoch"], x_dim=run.x_dim), best_path)
+    else: st["bad_epochs"] += 1
+    st["history"].append(record); st["epoch"] = record["epoch"]
+    if st["bad_epochs"] >= cfg.patience: st["stopped_reason"] = "early_stopping"
+    elif record["epoch"] >= cfg.max_epochs: st["stopped_reason"] = "max_epochs"
+    atomic_save(dict(model=model_sd, objective=objective_sd, optimizer=stack.optimizer_state(i),
+                     rng=get_rng_states(run.data_gen, run.noise_gen), **st), ckpt_path)
+    with open(metrics_path, "a") as f: f.write(_json_line(record))
+
+def _group(runs:list) -> list:
+    "Partition the active members into stacks of equal `_stack_key`; returns `[(Stack, runs)]`."
+    groups = {}
+    for r in runs: groups.setdefault(_stack_key(r.config, r.member.objective, r.st["epoch"]), []).append(r)
+    out = []
+    for rs in groups.values():
+        out.append((Stack([r.member for r in rs], resolve_device(rs[0].config.device), rs[0].config.lr, rs[0].config.precision, [r.optimizer_state for r in rs]), rs))
+        for r in rs: r.member = r.optimizer_state = None            # the stack holds the only copy now
+    return out
+
+def train_stack(configs:list,        # one TrainConfig per member
+                out_dirs:list,       # one run folder per member (config.json, metrics.jsonl, checkpoint.pt, best.pt)
+                resume:bool=False,   # continue the runs in `out_dirs` (new runs where a folder has none)
+                progress:bool=True,  # one progress bar over the stack's epochs
+                time_limit:float|None=None, # seconds: stop at the first epoch boundary after which another epoch would overrun (0: train nothing)
+                on_batch:Callable|None=None, # called as on_batch(epoch, step, terms, stack) after each step (monitoring, fault injection)
+               ) -> list:
+    "Train many models as one program: members of one architecture share a vectorised step; each keeps its own seed, batches, noise, warm-up, early stopping and run folder."
+    t_start = time.time()
+    if len(configs) != len(out_dirs) or not configs:
+        raise ValueError(f"train_stack needs one run folder per config, got {len(configs)} configs and {len(out_dirs)} folders.")
+    if len({Path(o).resolve() for o in out_dirs}) != len(out_dirs): raise ValueError("two members of a stack share a run folder.")
+    if time_limit is not None and not time_limit >= 0: raise ValueError(f"time_limit must be a number of seconds >= 0, got {time_limit!r}.")
+    datasets, runs = {}, []
+    for cfg, out in zip(configs, out_dirs):
+        if not isinstance(cfg, TrainConfig): raise TypeError(f"config must be a TrainConfig, got {type(cfg).__name__}.")
+        device = resolve_device(cfg.device)
+        if cfg.precision == "bfloat16" and not bfloat16_supported(device):
+            raise ValueError(f"precision='bfloat16' needs bfloat16 matrix units ({'avx512_bf16 or AMX' if device.type == 'cpu' else 'a recent GPU'}); "
+                             f"this {device.type} has none and would emulate them far slower than float32: use precision='float32'.")
+        key = (cfg.dataset, cfg.data_root, cfg.n_train, cfg.n_valid, str(device))
+        if key not in datasets: datasets[key] = load_run_data(cfg).to(device)
+        runs.append(_open_run(cfg, out, resume, datasets[key], device))
+    data_of = lambda r: datasets[(r.config.dataset, r.config.data_root, r.config.n_train, r.config.n_valid, str(resolve_device(r.config.device)))]
+    stacks = _group([r for r in runs if r.st["stopped_reason"] is None])
+    diverged, paused, last_seconds = [], False, 0.
+    start_epoch = min((r.st["epoch"] for _, rs in stacks for r in rs), default=0)
+    total = max((r.config.max_epochs for _, rs in stacks for r in rs), default=0)
+    bar = tqdm(total=total, initial=start_epoch, disable=not progress or not stacks,
+               desc=f"{runs[0].config.model} {runs[0].out.name}" if len(runs) == 1 else f"stack of {len(runs)}")
+    while stacks:
+        if time_limit is not None and (time_limit == 0 or last_seconds and time.time() - t_start + last_seconds > time_limit):
+            paused = True; break
+        t0, size, done = time.time(), sum(s.size for s, _ in stacks), []
+        for stack, rs in stacks:
+            epoch = rs[0].st["epoch"] + 1
+            for i, (r, (tr, va, kl_w)) in enumerate(zip(rs, _stack_epoch(stack, rs, data_of(rs[0]), epoch, stack.device, on_batch))):
+                bad = "training loss" if not math.isfinite(tr["loss"]) else "validation loss" if not math.isfinite(va["criterion"]) else None
+                if bad: diverged.append((r, f"{r.out}: non-finite {bad} at epoch {epoch} (train {tr}, valid {va}); "
+                                            "its last good checkpoint is kept; try a smaller learning rate"))
+                done.append((stack, i, r, dict(epoch=epoch, kl_weight=kl_w, train=tr, valid=va), bad))
+        last_seconds = time.time() - t0
+        for stack, i, r, record, bad in done:
+            if not bad: _save_epoch(r, stack, i, dict(record, seconds=last_seconds, stack_size=size))
+        kept = []
+        for stack, rs in stacks:
+            keep = [i for i, r in enumerate(rs) if r.st["stopped_reason"] is None and not any(r is d for d, _ in diverged)]
+            if keep and len(keep) < len(rs): stack.keep(keep)
+            if keep: kept.append((stack, [rs[i] for i in keep]))
+        stacks = kept
+        if stacks:
+            bar.update(min(r.st["epoch"] for _, rs in stacks for r in rs) - bar.n)
+            bar.set_postfix(members=sum(s.size for s, _ in stacks), epoch_s=f"{last_seconds:.1f}",
+                            valid=f"{min(r.st['history'][-1]['valid']['criterion'] for _, rs in stacks for r in rs):.2f}")
     bar.close()
-    best = torch.load(best_path, map_location=device, weights_only=True)
-    model.load_state_dict(best["model"]); objective.load_state_dict(best["objective"])
-    return TrainResult(model, objective, config, st["history"], st["best_epoch"], st["best_valid_loss"], st["stopped_reason"], out)
+    if diverged: raise TrainingDiverged("; ".join(m for _, m in diverged))
+    results = []
+    for r in runs:
+        model, objective, _ = load_run(r.out)
+        results.append(TrainResult(model.train(), objective.train(), r.config, r.st["history"], r.st["best_epoch"], r.st["best_valid_loss"],
+                                   r.st["stopped_reason"] or ("time_limit" if paused else None), r.out))
+    return results
+
+def train(config:TrainConfig, # the run's settings
+          out_dir:str|Path,   # folder for config.json, metrics.jsonl, checkpoint.pt, best.pt
+          resume:bool=False,  # continue the run in `out_dir` (a new run when it has none)
+          progress:bool=True, # show a progress bar over epochs
+          on_batch:Callable|None=None, # called as on_batch(epoch, step, terms, stack) after each step (monitoring, fault injection)
+          time_limit:float|None=None, # seconds; stop at an epoch boundary before overrunning it (resume continues)
+         ) -> TrainResult:
+    "Train the model of `config`, checkpointing every epoch to `out_dir`; resumable, early-stopped, best weights restored: a stack of one."
+    return train_stack([config], [out_dir], resume, progress, time_limit, on_batch)[0]
 
 # %% ../nbs/06_training.ipynb #aca1f6bf
 def load_run(out_dir:str|Path, device:str|None=None):

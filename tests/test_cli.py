@@ -1,6 +1,7 @@
 "The `fae-book` command as a user meets it: the installed console script, its help, its one-line errors, a tiny run."
 import json, shutil, subprocess
 
+import numpy as np
 import pytest
 
 from fae_book.cli import main, reproduce, eval_subset, PAPER_TABLE1, TABLE1_MODELS
@@ -90,9 +91,38 @@ def test_reproduce_writes_everything_and_resumes(tmp_path):
     assert {p.name for p in tmp_path.iterdir()} >= {"table.md", "results.json", "fs_plane.png", "trajectory.png", "reconstructions.png"}
     table = (tmp_path / "table.md").read_text()
     assert "| VAE | 85.56 |" in table and "| MAE(M=10) | 80.86 |" in table
-    assert s["configs"]["MAE(M=10)"]["M"] == 10.0 and s["k"] == 5
+    assert s["configs"]["mae_m10-s14"]["M"] == 10.0 and s["k"] == 5
     again = reproduce(tmp_path, models=["VAE", "MAE(M=10)"], k=5, n_test=50, progress=False, overrides=tiny, log=lambda m: None)
     assert [m["nll"] for m in again["models"]] == [m["nll"] for m in s["models"]]
+    assert "reached the maximum of 2 epochs" in table
+
+
+def test_reproduce_seeds_time_limit_and_per_image_nll(tmp_path):
+    tiny = dict(n_train=300, n_valid=100, z_dim=4, depth=1, width=32, max_epochs=3, warmup_epochs=1)
+    kw = dict(models=["VAE", "FAE(F=20)"], seeds=[3, 4], k=5, n_test=40, progress=False, overrides=tiny, log=lambda m: None)
+    s = reproduce(tmp_path, time_limit=1e-3, **kw)                      # one epoch, then the best states so far
+    assert sorted(s["paused"]) == ["fae_f20-s3", "fae_f20-s4", "vae-s3", "vae-s4"]
+    table = (tmp_path / "table.md").read_text()
+    assert "mean ± s.d. over seeds" in table and "stopped by the time limit at epoch 1, not converged" in table
+    row = next(r for r in s["table"] if r["model"] == "VAE")
+    nll = [m["nll"] for m in s["models"] if m["model"] == "VAE"]
+    assert row["nll"] == pytest.approx(np.mean(nll)) and row["nll_sd"] == pytest.approx(np.std(nll, ddof=1))
+    per_image = np.load(tmp_path / "runs" / "vae-s3" / "nll_test_k5_n40.npy")
+    assert per_image.shape == (40,) and per_image.mean() == pytest.approx(s["models"][0]["nll"])
+    frozen = reproduce(tmp_path, time_limit=0, **kw)                   # 0: evaluate only, nothing trains
+    assert [m["epochs"] for m in frozen["models"]] == [1] * 4 and [m["nll"] for m in frozen["models"]] == [m["nll"] for m in s["models"]]
+    done = reproduce(tmp_path, **kw)                                    # continues to the end; the evaluations follow the new best states
+    assert done["paused"] == [] and [m["epochs"] for m in done["models"]] == [3] * 4
+    assert all(m["best_epoch"] > 1 for m in done["models"]) and "reached the maximum of 3 epochs" in (tmp_path / "table.md").read_text()
+
+
+def test_train_time_limit_says_how_to_go_on(tmp_path, capsys):
+    small = ["--n-train", "200", "--n-valid", "50", "--z-dim", "3", "--depth", "1", "--width", "16", "--max-epochs", "3", "--quiet"]
+    assert main(["train", "--out", str(tmp_path / "r"), "--time-limit", "0.00001", *small]) == 0
+    out = capsys.readouterr().out
+    assert "stopped by the time limit at epoch 1, not converged" in out and "the same command with --resume" in out
+    assert main(["train", "--out", str(tmp_path / "r"), "--resume", *small]) == 0
+    assert "reached the maximum of 3 epochs" in capsys.readouterr().out
 
 
 def test_paper_numbers_are_the_papers():

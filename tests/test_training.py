@@ -37,7 +37,7 @@ def test_resume_extends_to_the_same_result(reference, tmp_path):
 
 def test_interrupt_mid_epoch_then_resume(reference, tmp_path):
     cfg, ref, ref_dir = reference
-    def kill(epoch, step, terms, model):
+    def kill(epoch, step, terms, stack):
         if epoch == 3 and step == 1: raise KeyboardInterrupt
     with pytest.raises(KeyboardInterrupt): train(cfg, tmp_path, progress=False, on_batch=kill)
     assert len(read_metrics(tmp_path)) == 2                       # epoch 3 is lost, nothing more
@@ -49,7 +49,7 @@ def test_interrupt_mid_epoch_then_resume(reference, tmp_path):
 
 def test_finished_run_returns_immediately(reference, monkeypatch):
     cfg, ref, ref_dir = reference
-    monkeypatch.setattr(training, "train_epoch", lambda *a, **k: pytest.fail("a finished run must not train"))
+    monkeypatch.setattr(training.Stack, "step", lambda *a, **k: pytest.fail("a finished run must not train"))
     res = train(cfg, ref_dir, resume=True, progress=False)
     assert res.stopped_reason == "max_epochs" and len(res.history) == 4
     for p, q in zip(res.model.parameters(), ref.model.parameters()): assert torch.equal(p, q)
@@ -64,9 +64,9 @@ def test_resume_with_other_config_is_an_error(reference):
 
 def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path):
     cfg = TrainConfig(**TINY)
-    def poison(epoch, step, terms, model):
+    def poison(epoch, step, terms, stack):
         if epoch == 3 and step == 0:
-            with torch.no_grad(): next(model.parameters()).fill_(float("nan"))
+            with torch.no_grad(): next(iter(stack.params.values())).fill_(float("nan"))
     with pytest.raises(TrainingDiverged, match="non-finite .* epoch 3"):
         train(cfg, tmp_path, progress=False, on_batch=poison)
     ck = torch.load(tmp_path/"checkpoint.pt", weights_only=True)
