@@ -362,7 +362,7 @@ def _json_line(d:dict) -> str:
 class _Run:
     "One member's host-side state: its config, folder, generators and early-stopping bookkeeping."
     config:TrainConfig; out:Path; member:Member|None; optimizer_state:dict|None
-    data_gen:torch.Generator; noise_gen:torch.Generator; st:dict; x_dim:int
+    data_gen:torch.Generator; noise_gen:torch.Generator; st:dict; x_dim:int; resumed_from:int|None=None
     @property
     def paths(self): return self.out/"checkpoint.pt", self.out/"best.pt", self.out/"metrics.jsonl"
 
@@ -393,12 +393,12 @@ def _open_run(config:TrainConfig, out_dir, resume:bool, data, device) -> _Run:
         noise_gen.set_state(rng["noise"] if "noise" in rng else rng["torch"] if device.type == "cpu" else rng["cuda"][device.index or 0])
         st = {k: ck[k] for k in st}
         atomic_write_text("".join(_json_line(h) for h in st["history"]), metrics_path)
-        with open(out/"resumed.jsonl", "a") as f: f.write(_json_line(dict(from_epoch=st["epoch"], **provenance(device))))  # who trained on
         if st["stopped_reason"] == "max_epochs" and st["epoch"] < config.max_epochs: st["stopped_reason"] = None
     else:
         atomic_write_text(json.dumps({**asdict(config), "provenance": provenance(device)}, indent=1), out/"config.json")
         atomic_write_text("", metrics_path)
-    return _Run(config, out, Member(model, objective), opt_state, data_gen, noise_gen, st, x_dim)
+    return _Run(config, out, Member(model, objective), opt_state, data_gen, noise_gen, st, x_dim,
+                resumed_from=st["epoch"] if ckpt_path.exists() else None)
 
 def _noise(runs:list, objective:nn.Module, batch:int, z_dim:int, device) -> dict:
     "Each member's standard normal draws for one step, from its own generator, stacked on a leading member axis."
@@ -446,6 +446,10 @@ def _save_epoch(run:_Run, stack:Stack, i:int, record:dict):
     atomic_save(dict(model=model_sd, objective=objective_sd, optimizer=stack.optimizer_state(i),
                      rng=get_rng_states(run.data_gen, run.noise_gen), **st), ckpt_path)
     with open(metrics_path, "a") as f: f.write(_json_line(record))
+    if run.resumed_from is not None:          # the first epoch trained after a resumption: record who trained on, and from where
+        device = next(iter(stack.params.values())).device
+        with open(run.out/"resumed.jsonl", "a") as f: f.write(_json_line(dict(from_epoch=run.resumed_from, **provenance(device))))
+        run.resumed_from = None
 
 def _group(runs:list) -> list:
     "Partition the active members into stacks of equal `_stack_key`; returns `[(Stack, runs)]`."

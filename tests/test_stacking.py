@@ -78,7 +78,11 @@ def test_time_limit_pauses_and_resumes_to_the_same_result(tmp_path):
     first = train_stack(cfgs, [tmp_path/"a0", tmp_path/"a1"], progress=False, time_limit=1e-3)
     assert [r.stopped_reason for r in first] == ["time_limit"] * 2 and [len(r.history) for r in first] == [1, 1]
     assert "stopped by the time limit at epoch 1, not converged" == first[0].status
+    frozen = train_stack(cfgs, [tmp_path/"a0", tmp_path/"a1"], resume=True, progress=False, time_limit=0)
+    assert [len(r.history) for r in frozen] == [1, 1] and not (tmp_path/"a0"/"resumed.jsonl").exists()
     again = train_stack(cfgs, [tmp_path/"a0", tmp_path/"a1"], resume=True, progress=False)
+    log = [json.loads(l) for l in (tmp_path/"a0"/"resumed.jsonl").read_text().splitlines()]
+    assert len(log) == 1 and log[0]["from_epoch"] == 1 and "git_commit" in log[0]      # who trained on, from where
     for r, s in zip(again, ref):
         assert r.stopped_reason == "max_epochs" and json.dumps(_strip(r.history)) == json.dumps(_strip(s.history))
         for p, q in zip(r.model.parameters(), s.model.parameters()): assert torch.equal(p, q)  # CPU, same ops: bit for bit
@@ -99,7 +103,9 @@ def test_a_diverging_member_does_not_stop_the_others(tmp_path):
 def test_bad_stacks(tmp_path):
     with pytest.raises(ValueError, match="one run folder per config"): train_stack(MEMBERS[:2], [tmp_path/"a"], progress=False)
     with pytest.raises(ValueError, match="share a run folder"): train_stack(MEMBERS[:2], [tmp_path/"a", tmp_path/"a"], progress=False)
-    with pytest.raises(ValueError, match="time_limit"): train_stack(MEMBERS[:1], [tmp_path/"a"], progress=False, time_limit=0)
+    with pytest.raises(ValueError, match="time_limit"): train_stack(MEMBERS[:1], [tmp_path/"a"], progress=False, time_limit=-1)
+    with pytest.raises(FileNotFoundError, match="no finished epoch"):    # a limit of 0 trains nothing: nothing to return yet
+        train_stack(MEMBERS[:1], [tmp_path/"b"], progress=False, time_limit=0)
 
 def test_bfloat16_needs_hardware(tmp_path, monkeypatch):
     monkeypatch.setattr(training, "bfloat16_supported", lambda device: False)

@@ -2,13 +2,13 @@
 
     python tools/store_results.py reproduce_results quick
 
-Keeps table.md, results.json, the figures, and each run's config.json, metrics.jsonl and eval_*.json:
-every number the book prints about the experiments is read from these files.
+Keeps table.md, results.json, the figures, and each run's config.json, metrics.jsonl, resumed.jsonl, eval_*.json and
+per-image nll_*.npy: every number the book prints about the experiments is read from these files.
 """
 import shutil, sys
 from pathlib import Path
 
-KEEP = ("*.md", "*.json", "*.jsonl", "*.png")
+KEEP = ("*.md", "*.json", "*.jsonl", "*.png", "*.npy")
 
 
 def store(src, name):
