@@ -292,7 +292,7 @@ def knn_entropy(samples, # (N,) or (N, d) samples of a continuous distribution (
 def kde_fisher_information(samples, # (N,) or (N, d) samples
                            bandwidth:float|None=None, # Gaussian kernel width h (None: Scott's rule, sd·N^(-1/(d+4)))
                            chunk:int=2048, # rows per block of the N×N distance matrix
-                          )->float: # estimate of tr J(X + hZ), a downward-biased estimate of tr J(X)
+                          )->float: # estimate of E‖s_Y(X)‖², the score of Y = X + hZ at the samples: below tr J(X + hZ) and tr J(X) for large h, above for small h
     "Plug-in $\\operatorname{tr}J$ from the leave-one-out score of a Gaussian kernel density estimate."
     x = torch.as_tensor(_as_samples(samples))
     N, d = x.shape
