@@ -11,8 +11,9 @@ from dataclasses import fields
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PAPER_TABLE1', 'TABLE1_MODELS', 'PROFILES', 'CLIError', 'eval_indices', 'eval_subset', 'evaluate_run', 'run_folder',
-           'reproduce', 'plot_reconstructions', 'run_theory_checks', 'build_parser', 'main']
+__all__ = ['PAPER_TABLE1', 'TABLE1_MODELS', 'PROFILES', 'CLIError', 'config_field_help', 'eval_indices', 'eval_subset',
+           'stacked_importance', 'evaluate_run', 'run_folder', 'reproduce', 'plot_reconstructions', 'run_theory_checks',
+           'build_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #0bdd2dc2
 import torch
@@ -21,7 +22,7 @@ import torch
 from . import training
 from .data import load_dataset, DataNotFoundError, DataFormatError, DATASETS
 from .training import TrainConfig, train, train_stack, load_run, read_metrics, provenance, resolve_device, atomic_write_text, run_status
-from .evaluation import evaluate, plot_models_fs_plane
+from .evaluation import evaluate, plot_models_fs_plane, stacked_importance_sampled_log_likelihood
 
 # %% ../nbs/10_cli.ipynb #9db04bf0
 PAPER_TABLE1 = {"VAE": 85.56, "FAE(F=0)": 83.2, "FAE(F=20)": 79.30, "MAE(M=0)": 81.58, "MAE(M=10)": 80.86,
@@ -78,8 +79,15 @@ _CHOICES = dict(training._CHOICES, model=training._MODELS, dataset=DATASETS)
 _NONNEG = ("lambda_z", "F_z", "lambda_x", "F_x", "C", "M", "lr")
 _POSITIVE = ("z_dim", "depth", "width", "batch_size", "eval_batch_size", "max_epochs", "n_train", "n_valid")
 
+def config_field_help() -> dict:
+    "Each `TrainConfig` field's own comment in its definition (what it means, its unit), by field name."
+    import inspect, re
+    src = inspect.getsource(TrainConfig)
+    return {m.group(1): m.group(2).strip() for m in re.finditer(r"^\s+(\w+):[^#\n]*#\s*(.+)$", src, re.M)}
+
 def _add_config_options(p: argparse.ArgumentParser):
-    "Add one `--field-name` option per `TrainConfig` field."
+    "Add one `--field-name` option per `TrainConfig` field, its help taken from the field's comment."
+    doc = config_field_help()
     for f in fields(TrainConfig):
         flag, default = "--" + f.name.replace("_", "-"), f.default
         kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
@@ -89,7 +97,7 @@ def _add_config_options(p: argparse.ArgumentParser):
         elif kind.startswith("float"): typ = float
         else: typ = str
         p.add_argument(flag, dest=f.name, type=typ, default=default, choices=_CHOICES.get(f.name),
-                       help=f"TrainConfig.{f.name} (default: %(default)s)")
+                       help=doc.get(f.name, f"TrainConfig.{f.name}").replace("%", "%%") + " (default: %(default)s)")
 
 def _config_from_args(args) -> TrainConfig:
     "The `TrainConfig` named by the parsed options; a bad combination becomes a `CLIError`."
@@ -119,11 +127,30 @@ def _run_state(run_dir: Path) -> dict:
     best = torch.load(run_dir / "best.pt", map_location="cpu", weights_only=True)["epoch"]
     return dict(epochs=ck.get("epoch", len(read_metrics(run_dir))), best_epoch=best, stopped_reason=ck.get("stopped_reason"))
 
+def _cached_evaluation(run_dir: Path, k: int, n_test: int | None, split: str) -> dict | None:
+    "The stored evaluation of the run's current best epoch with these settings, or None."
+    name = f"{split}_k{k}_n{n_test or 'all'}"
+    cache, per_image = run_dir / f"eval_{name}.json", run_dir / f"nll_{name}.npy"
+    if not cache.exists(): return None
+    res = json.loads(cache.read_text())
+    return res if res.get("best_epoch") == _run_state(run_dir)["best_epoch"] and per_image.exists() else None
+
+def stacked_importance(run_dirs: list, # run folders of one architecture and data set
+                       k: int, n_test: int | None, split: str = "test", progress: bool = False) -> list:
+    "The importance-sampled `(log p̂, mean log w)` of each run's best model on the same images, in one vectorised pass (chapter 07)."
+    loaded = [load_run(d) for d in run_dirs]
+    config = loaded[0][2]
+    x_all = getattr(load_dataset(config.dataset, root=config.data_root), split)
+    torch.manual_seed(config.seed)
+    log_p, elbo = stacked_importance_sampled_log_likelihood([m for m, _, _ in loaded], x_all[eval_indices(len(x_all), n_test)], k, progress=progress)
+    return list(zip(log_p, elbo))
+
 def evaluate_run(run_dir, # a folder written by `train`
                  k: int = 5000, # importance samples per image
                  n_test: int | None = None, # evaluate on a fixed random subset of n_test images (`eval_indices`; None: all)
                  split: str = "test", # "test" or "valid"
                  progress: bool = False, # progress bar
+                 importance: tuple | None = None, # (log p̂, mean log w) of the chosen images, computed already (a stacked evaluation)
                 ) -> dict:
     "Evaluate the best model so far of the run in `run_dir`; the summary (`eval_*.json`) and the per-image NLLs (`nll_*.npy`) are cached there for that best epoch."
     import numpy as np
@@ -131,17 +158,15 @@ def evaluate_run(run_dir, # a folder written by `train`
     name = f"{split}_k{k}_n{n_test or 'all'}"
     cache, per_image = run_dir / f"eval_{name}.json", run_dir / f"nll_{name}.npy"
     state = _run_state(run_dir)
-    if cache.exists():
-        res = json.loads(cache.read_text())
-        if res.get("best_epoch") == state["best_epoch"] and (per_image.exists() or "per_image" not in res):
-            return {**res, **state, "status": run_status(state["stopped_reason"], state["epochs"])}
+    cached = _cached_evaluation(run_dir, k, n_test, split)
+    if cached is not None: return {**cached, **state, "status": run_status(state["stopped_reason"], state["epochs"])}
     model, _, config = load_run(run_dir)
     data = load_dataset(config.dataset, root=config.data_root)
     x_all = getattr(data, split)
     idx = eval_indices(len(x_all), n_test)
     torch.manual_seed(config.seed)
     t0 = time.time()
-    res = evaluate(model, x_all[idx], k=k, progress=progress, per_image=True)
+    res = evaluate(model, x_all[idx], k=k, progress=progress, per_image=True, importance=importance)
     np.save(per_image, res.pop("per_image_nll"))
     res = dict(res, eval_seconds=time.time() - t0, split=split, subset_seed=0, per_image=per_image.name,
                image_indices="all" if len(idx) == len(x_all) else idx.tolist(), **state,
@@ -201,6 +226,7 @@ def reproduce(out_dir="reproduce_results", # results folder (created; runs resum
               log=print, # where one-line progress messages go
               overrides: dict | None = None, # TrainConfig fields that replace the profile's (e.g. tiny nets for a test)
               time_limit: float | None = None, # seconds of training; then every model's best state so far is evaluated
+              stack_evaluation: bool | None = None, # importance-sample all models in one vectorised pass (None: on a GPU)
              ) -> dict:
     "Train the Table 1 models × seeds as one stack, evaluate each best state, tabulate next to the paper; table, JSON and figures in `out_dir`."
     if profile not in PROFILES: raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
@@ -221,11 +247,18 @@ def reproduce(out_dir="reproduce_results", # results folder (created; runs resum
     log(f"[{time.time() - t0:6.0f}s] training {len(members)} models as one stack -> {out / 'runs'}"
         + (f" (time limit {time_limit / 60:g} min)" if time_limit else ""))
     results = train_stack(configs, dirs, resume=True, progress=progress, time_limit=time_limit)
+    plan = [(interim["k"], interim["n_test"]) if interim and res.stopped_reason == "time_limit" else (k, n_test) for res in results]
+    precomputed = {}
+    if stack_evaluation if stack_evaluation is not None else resolve_device(device).type == "cuda":
+        for kk, nn in dict.fromkeys(plan):                 # one vectorised IS pass per evaluation setting (same architecture: one profile)
+            todo = [d for d, p in zip(dirs, plan) if p == (kk, nn) and _cached_evaluation(d, kk, nn, "test") is None]
+            if todo:
+                log(f"[{time.time() - t0:6.0f}s] importance sampling of {len(todo)} models as one stack (K = {kk}, {nn or 'all'} test images)")
+                precomputed.update(zip(todo, stacked_importance(todo, kk, nn, progress=progress)))
     rows = []
-    for (name, seed), d, res in zip(members, dirs, results):
-        kk, nn = (interim["k"], interim["n_test"]) if interim and res.stopped_reason == "time_limit" else (k, n_test)
+    for (name, seed), d, (kk, nn) in zip(members, dirs, plan):
         log(f"[{time.time() - t0:6.0f}s] evaluating {name}, seed {seed} (K = {kk}, {nn or 'all'} test images)")
-        rows.append(dict(model=name, seed=seed, **evaluate_run(d, k=kk, n_test=nn, progress=progress)))
+        rows.append(dict(model=name, seed=seed, **evaluate_run(d, k=kk, n_test=nn, progress=progress, importance=precomputed.get(d))))
     n_images = rows[0]["n_points"]
     atomic_write_text(_markdown_table(rows, profile, k, n_images, overrides), out / "table.md")
     paused = [r.out_dir.name for r in results if r.stopped_reason == "time_limit"]

@@ -6,7 +6,7 @@ Docs: https://fae-book.github.io/fae_book/evaluation.html.md"""
 
 # %% ../nbs/07_evaluation.ipynb #d3cf9a55
 from __future__ import annotations
-import math
+import copy, math
 from dataclasses import dataclass
 import torch
 from torch import nn, Tensor
@@ -19,7 +19,8 @@ from .fisher_shannon import gaussian_fs_coordinates, plot_fs_plane
 __all__ = ['importance_sampled_log_likelihood', 'importance_sampled_nll', 'LinearGaussianDecoder', 'LinearGaussianEncoder',
            'linear_gaussian_vae', 'linear_gaussian_log_marginal', 'linear_gaussian_elbo', 'FSCoordinates',
            'posterior_fs_coordinates', 'encoder_mutual_information', 'latent_activity', 'active_units',
-           'reconstruction_error', 'evaluate', 'plot_models_fs_plane', 'paired_nll_difference']
+           'reconstruction_error', 'evaluate', 'plot_models_fs_plane', 'paired_nll_difference',
+           'stacked_importance_sampled_log_likelihood']
 
 # %% ../nbs/07_evaluation.ipynb #bff59188
 def _check_k(k):
@@ -236,9 +237,10 @@ def evaluate(model:nn.Module, # a VAE with a diagonal Gaussian encoder
              threshold:float=0.01, # activity threshold for active units
              progress:bool=False, # progress bar over IS batches
              per_image:bool=False, # also return `per_image_nll`, the (N,) float64 numpy array of −log p̂(x) (for paired comparisons)
+             importance:tuple|None=None, # `(log p̂, mean log w)` of these points computed already (e.g. for a stack of models); None: compute
             ) -> dict:
     "Test NLL (IS, k samples) ± s.e., −ELBO, FS coordinates, Stam ratio, mean σ², encoder MI, active units, reconstruction error."
-    log_p, elbo = importance_sampled_log_likelihood(model, x, k, batch_size, sample_chunk, progress)
+    log_p, elbo = importance if importance is not None else importance_sampled_log_likelihood(model, x, k, batch_size, sample_chunk, progress)
     fs = posterior_fs_coordinates(model, x)
     _, log_var = _encode_all(model, x, 1000)
     return dict(n_points=len(x), k=k, z_dim=fs.n,
@@ -275,3 +277,36 @@ def paired_nll_difference(nll_a, # per-image −log p̂ of model A, shape (N,) (
     mean, se = float(d.mean()), float(d.std() / math.sqrt(len(d)))
     return dict(mean=mean, se=se, low=mean - z * se, high=mean + z * se, n=len(d),
                 se_unpaired=float(math.sqrt((a.var() + b.var()) / len(d))))
+
+# %% ../nbs/07_evaluation.ipynb #31ec71b5
+def stacked_importance_sampled_log_likelihood(models:list, # M models of one architecture (anything with `log_weights(x, k)`)
+                                              x:Tensor,     # data points, shape (N, D), the same for every model
+                                              k:int=5000,   # importance samples per data point
+                                              batch_size:int=100, # data points per pass
+                                              sample_chunk:int=50, # samples per decoder pass, for all M models at once
+                                              progress:bool=False, # progress bar over batches
+                                             ) -> tuple[Tensor, Tensor]:
+    "`importance_sampled_log_likelihood` of M models (Gaussian posteriors) in one vectorised pass per chunk (`vmap` over their stacked weights); float64 (M, N) `(log p̂_k(x), mean_k log w)`."
+    _check_k(k); _positive_int("batch_size", batch_size); _positive_int("sample_chunk", sample_chunk)
+    if not models: raise ValueError("models is empty: pass a list of models of one architecture.")
+    device, dtype = _check_data(x, models[0])
+    params, buffers = torch.func.stack_module_state(models)
+    wrapper = _LogWeights(copy.deepcopy(models[0]).to("meta")).eval()
+    prefix = lambda d: {f"m.{name}": v for name, v in d.items()}
+    call = lambda p, b, xb, eps: torch.func.functional_call(wrapper, (prefix(p), prefix(b)), (xb, eps))
+    batched = torch.func.vmap(call, in_dims=(0, 0, None, 0))
+    z_dim = models[0].z_dim
+    log_p, elbo = [], []
+    with torch.no_grad(), unchecked_distributions():
+        for i in tqdm(range(0, len(x), batch_size), disable=not progress, desc=f"IS log-likelihood of {len(models)} models, k={k}"):
+            xb = x[i:i + batch_size].to(device=device, dtype=dtype)
+            w = torch.cat([batched(params, buffers, xb, torch.randn(len(models), min(sample_chunk, k - j), len(xb), z_dim,   # each model its own draws
+                                                                  device=device, dtype=dtype)).double()
+                           for j in range(0, k, sample_chunk)], dim=2)
+            log_p.append((torch.logsumexp(w, dim=2) - math.log(k)).cpu()); elbo.append(w.mean(dim=2).cpu())
+    return torch.cat(log_p, dim=1), torch.cat(elbo, dim=1)
+
+class _LogWeights(nn.Module):
+    "A model's `log_weights` with given standard normal draws (k, B, z_dim) as a module's forward, for `functional_call`."
+    def __init__(self, m:nn.Module): super().__init__(); self.m = m
+    def forward(self, x:Tensor, eps:Tensor) -> Tensor: return self.m.log_weights(x, eps.shape[0], noise=eps)

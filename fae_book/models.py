@@ -257,12 +257,15 @@ class VAE(nn.Module):
 
     def log_weights(self,
                     x: Tensor,   # data, shape (B, x_dim)
-                    k: int = 1   # importance samples per data point
+                    k: int = 1,  # importance samples per data point
+                    noise: Tensor | None = None  # standard normal draws (k, B, z_dim) for a Gaussian posterior (None: drawn here)
                    ) -> Tensor:
         "log p(x|z_k) + log p(z_k) - log q(z_k|x) for z_k ~ q(z|x), shape (B, k); no regulariser."
         if not isinstance(k, int) or k < 1: raise ValueError(f"k must be a positive integer, got {k!r}")
         q = self.encode(x)
-        z = q.rsample((k,))                                      # (k, B, z_dim)
+        if noise is None: z = q.rsample((k,))                    # (k, B, z_dim)
+        elif isinstance(q, Independent) and isinstance(q.base_dist, Normal): z = q.base_dist.loc + q.base_dist.scale * noise
+        else: raise TypeError(f"given noise needs a diagonal Gaussian posterior, not {type(q).__name__}; pass noise=None")
         log_px = self.decode(z).log_prob(x)                      # (k, B): x broadcasts over the k samples, no copies
         return (log_px + self.prior_dist().log_prob(z) - q.log_prob(z)).transpose(0, 1)
 

@@ -38,7 +38,7 @@ class TrainConfig:
     "Every setting of one training run; a run is reproducible from its `TrainConfig` alone."
     model:str="vae"            # objective: "vae" (ELBO), "fae" (Fisher penalty) or "mae" (mutual-information penalty)
     lambda_z:float=1.0         # FAE: weight of the encoder Fisher penalty |tr J(z|x) - F_z|
-    F_z:float=0.0              # FAE: target encoder Fisher information
+    F_z:float=0.0              # FAE: target Fisher information of q(z|x), in the units of reduction (mean: AM of 1/sigma^2)
     lambda_x:float=0.0         # FAE: weight of the decoder Fisher penalty (needs a continuous likelihood)
     F_x:float=0.0              # FAE: target decoder Fisher information
     reduction:str="mean"       # FAE units of tr J: "mean" over latent dims (released code) or "trace" (Eq. 7)
@@ -51,11 +51,11 @@ class TrainConfig:
     width:int=300              # units per hidden layer
     activation:str="relu"      # hidden non-linearity
     likelihood:str="bernoulli" # decoder p(x|z): "bernoulli", "gaussian" or "logistic"
-    dataset:str="binarized_mnist" # name understood by `load_dataset`
+    dataset:str="binarized_mnist" # data set: static binarized MNIST (shipped), dynamically binarized MNIST, or SVHN
     data_root:str|None=None    # folder with the data files (None: package data / FAE_BOOK_DATA)
     n_train:int|None=None      # use the first n_train training images (None: all)
     n_valid:int|None=None      # use the first n_valid validation images (None: all)
-    lr:float=1e-3              # Adam learning rate
+    lr:float=1e-3              # Adam learning rate (the released code's)
     batch_size:int=100         # training minibatch size
     eval_batch_size:int=1000   # validation batch size (no effect on the result)
     max_epochs:int=2000        # stop after this many epochs
