@@ -7,6 +7,8 @@ measured in one run.
 Ratios, not seconds, are the result: the machines are shared and noisy, so the contenders are timed alternately,
 `--repeats` times each, and the medians compared. "M separate runs" train one model after another, so their
 model-samples/s is the stack-of-one figure; the stack beats them when its per-model-sample rate is higher.
+`train_epoch_from_metrics` is a whole `train` epoch of one model (10 000 images, then validation on 1000), its
+rate read from the `seconds` that `metrics.jsonl` records, as it would be read off any stored run.
 bfloat16 training is measured only where `bfloat16_supported` says the hardware multiplies it; elsewhere only a
 512^3 bfloat16 product is timed, to show what emulation costs.
 """
@@ -75,6 +77,15 @@ def stack_loop(x, steps, device, m, precision, batch=100):
     return m * steps * batch / (time.perf_counter() - t0)
 
 
+def trainer_epoch(device, n_train=10_000, n_valid=1000):
+    "`fae_book.training.train` for one epoch on `n_train` images; model-samples/s read back from its metrics.jsonl (validation included)."
+    import tempfile
+    from fae_book.training import read_metrics, train
+    with tempfile.TemporaryDirectory() as d:
+        train(TrainConfig(n_train=n_train, n_valid=n_valid, max_epochs=1, device=str(device)), d, progress=False)
+        return n_train / read_metrics(d)[-1]["seconds"]
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=60, help="Adam steps per timing (default: %(default)s)")
@@ -86,7 +97,7 @@ def main():
     device = torch.device("cuda" if a.device == "auto" and torch.cuda.is_available() else "cpu" if a.device == "auto" else a.device)
     x = load_dataset("binarized_mnist").train.to(device)
     precisions = ["float32"] + (["bfloat16"] if bfloat16_supported(device) else [])
-    contenders = {"lean_float32": lambda s: lean_loop(x, s, device)}
+    contenders = {"lean_float32": lambda s: lean_loop(x, s, device), "train_epoch_from_metrics": lambda s: trainer_epoch(device)}
     for prec in precisions:
         for m in a.sizes: contenders[f"stack{m}_{prec}"] = lambda s, m=m, prec=prec: stack_loop(x, s, device, m, prec)
     for f in contenders.values(): f(5)                                                   # warm-up
