@@ -181,7 +181,7 @@ def posterior_fs_coordinates(model:nn.Module, # a VAE with a diagonal Gaussian e
 # %% ../nbs/07_evaluation.ipynb #a7fac685
 def encoder_mutual_information(model:nn.Module, # a VAE with a diagonal Gaussian encoder
                                x:Tensor,        # the N data points that define the aggregate posterior
-                               batch_size:int=1000, # rows of the N×N matrix of log q(z_i|x_j) per pass
+                               batch_size:int=1000, # at most this many rows of the N×N matrix of log q(z_i|x_j) per pass
                                generator:torch.Generator|None=None, # source of the samples z_i (default: global RNG)
                               ) -> float:
     "Minibatch estimate of I_q = E KL(q(z|x)‖p(z)) − KL(q(z)‖p(z)) over the points of `x` (nats; biased low, ≤ log N)."
@@ -193,6 +193,7 @@ def encoder_mutual_information(model:nn.Module, # a VAE with a diagonal Gaussian
     z = mu + std * torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device="cpu" if generator is None
                                else generator.device).to(mu.device)
     log_q_own = Normal(mu, std).log_prob(z).sum(1)                   # log q(z_i|x_i)
+    batch_size = max(1, min(batch_size, 2_000_000 // (n * mu.shape[1])))   # a (rows, N, d) float64 block stays near 16 MB
     log_q_agg = torch.cat([Normal(mu, std).log_prob(z[i:i + batch_size, None]).sum(-1).logsumexp(1)
                            for i in range(0, n, batch_size)]) - math.log(n)   # log q̂(z_i), aggregate posterior
     # E KL(q(z|x)‖p) − KL(q(z)‖p) with both KLs estimated on the same z_i: the log p(z_i) cancel
