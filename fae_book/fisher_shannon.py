@@ -89,18 +89,24 @@ def quadrature_fs(log_prob, # callable: float64 tensor -> log-density, elementwi
                   center:float=0., # a point near the bulk of the mass (the median)
                   width:float=1., # a typical spread (interquartile half-range)
                   )->tuple: # (J, H) as floats
-    "Exact location Fisher information $J=\\int f'^2/f$ and entropy $H = -\\int f\\log f$ of a 1-D log-density by quadrature."
+    "Location Fisher information $J=\\int f'^2/f$ and entropy $H = -\\int f\\log f$ of a 1-D log-density by quadrature, to a relative 1e-11 (or 100·eps·|center|/width, what float64 resolves there, far from 0)."
     c, w = float(center), float(width)
     if not (math.isfinite(c) and math.isfinite(w) and w > 0):
         raise ValueError(f"center and width must be finite with width > 0; got center={c}, width={w}")
-    a = np.array([[-math.inf], [c - w], [c], [c + w]])
-    b = np.array([[c - w], [c], [c + w], [math.inf]])
-    res = integrate.tanhsinh(_fs_integrands(log_prob), a, b, args=(np.arange(3)[None, :],), atol=1e-13, rtol=1e-11)
+    fx = _fs_integrands(log_prob)
+    fu = lambda u, k: w * fx(c + w * u, k)          # in the standardised u = (x - c) / w: nodes that a large c cannot round together
+    a = np.array([[-math.inf], [-1.], [0.], [1.]])
+    b = np.array([[-1.], [0.], [1.], [math.inf]])
+    resolved = np.finfo(np.float64).eps * abs(c) / w   # relative resolution of x near the mass: the best any integral can do
+    res = integrate.tanhsinh(fu, a, b, args=(np.arange(3)[None, :],), atol=1e-13, rtol=max(1e-11, 100 * resolved))
     if not res.success.all():
+        if resolved > 1e-10:
+            raise ValueError(f"quadrature did not converge: the mass sits at {c:g} with spread {w:g}, where float64 resolves x only to "
+                             f"{resolved:.1g} of the spread; centre the distribution nearer 0 (J and H do not change under shifts)")
         raise ValueError("quadrature did not converge: is the log-density finite and smooth away from a few points?")
     mass, J, H = res.integral.sum(0)
-    if abs(mass - 1) > 1e-6:
-        raise ValueError(f"the density integrates to {mass:.6g}, not 1: pass a normalised log-density "
+    if abs(mass - 1) > max(1e-6, 1000 * resolved):
+        raise ValueError(f"the density integrates to {mass:.9g}, not 1: pass a normalised log-density "
                          "(or a center/width that covers its mass)")
     return float(J), float(H)
 
@@ -172,7 +178,7 @@ def _closed_form_fisher(dist):
 def _quadrature_frame(dist):
     "(center, width) for quadrature: median and quartile half-range, else mean and sd, else (0, 1)."
     try:
-        q = dist.icdf(torch.tensor([0.25, 0.5, 0.75]))
+        q = dist.icdf(torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))   # float64: a float32 median far from 0 misses a kink at the centre
         c, w = q[1].item(), (q[2] - q[0]).item() / 2
         if math.isfinite(c) and math.isfinite(w) and w > 0: return c, w
     except (AttributeError, NotImplementedError, ValueError, RuntimeError): pass
@@ -272,40 +278,58 @@ def _as_samples(samples, name="samples"):
     if not np.isfinite(x).all(): raise ValueError(f"{name} contain nan or inf")
     return x
 
+def _standardise(x:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    "`((x - mean) / sd, sd)` per coordinate: what the sample estimators work on, so that shifts and units cannot change them."
+    sd = x.std(0)
+    if not (sd > 0).all():
+        raise ValueError(f"coordinate(s) {np.flatnonzero(~(sd > 0)).tolist()} of the samples are constant: "
+                         "a continuous distribution needs spread in every coordinate")
+    return (x - x.mean(0)) / sd, sd
+
 def knn_entropy(samples, # (N,) or (N, d) samples of a continuous distribution (tensor or array)
                 k:int=3, # which neighbour: 1 <= k < N
                )->float: # estimated differential entropy in nats
-    "Kozachenko–Leonenko $k$-nearest-neighbour estimate of the differential entropy from samples."
+    "Kozachenko–Leonenko $k$-nearest-neighbour estimate of the differential entropy, on coordinates standardised to unit s.d. (plus their log-s.d.s)."
     x = _as_samples(samples)
     N, d = x.shape
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise ValueError(f"k must be a positive int; got {k!r}")
     if k >= N: raise ValueError(f"k={k} needs more than k samples; got N={N}. Use a smaller k or more samples.")
-    r = cKDTree(x).query(x, k=k + 1)[0][:, k]  # column 0 is the point itself
+    u, sd = _standardise(x)
+    r = cKDTree(u).query(u, k=k + 1)[0][:, k]  # column 0 is the point itself
     if (r == 0).any():
         raise ValueError(f"{int((r == 0).sum())} samples have k={k} or more exact duplicates (distance 0): "
                          "the estimator needs samples of a continuous distribution")
     log_vd = d / 2 * math.log(math.pi) - special.gammaln(1 + d / 2)
-    return float(special.digamma(N) - special.digamma(k) + log_vd + d * np.mean(np.log(r)))
+    return float(special.digamma(N) - special.digamma(k) + log_vd + d * np.mean(np.log(r)) + np.log(sd).sum())
 
 # %% ../nbs/02_fisher_shannon.ipynb #2449ff47
 def kde_fisher_information(samples, # (N,) or (N, d) samples
-                           bandwidth:float|None=None, # Gaussian kernel width h (None: Scott's rule, sd·N^(-1/(d+4)))
+                           bandwidth=None, # Gaussian kernel widths h: None (Scott's rule per coordinate, sd_k·N^(-1/(d+4))), a float (every coordinate, data units) or one per coordinate
                            chunk:int=2048, # rows per block of the N×N distance matrix
                           )->float: # estimate of E‖s_Y(X)‖², the score of Y = X + hZ at the samples: below tr J(X + hZ) and tr J(X) for large h, above for small h
-    "Plug-in $\\operatorname{tr}J$ from the leave-one-out score of a Gaussian kernel density estimate."
-    x = torch.as_tensor(_as_samples(samples))
+    """Plug-in $\\operatorname{tr}J$ from the leave-one-out score of a Gaussian kernel density estimate.
+
+    Computed on centred data in units of the bandwidth, so a shift of the samples leaves the estimate
+    unchanged, and with the default (per-coordinate) bandwidth a coordinate measured in other units (× a)
+    contributes its own J / a² and leaves the others alone."""
+    x = _as_samples(samples)
     N, d = x.shape
     if N < 3: raise ValueError(f"need at least 3 samples; got {N}")
-    h = float(x.std(0).mean()) * N ** (-1 / (d + 4)) if bandwidth is None else float(bandwidth)
-    if not (math.isfinite(h) and h > 0): raise ValueError(f"bandwidth must be positive and finite; got {h}")
+    if bandwidth is None: h = _standardise(x)[1] * N ** (-1 / (d + 4))
+    else:
+        h = np.broadcast_to(np.asarray(bandwidth, dtype=np.float64), (d,)) if np.ndim(bandwidth) <= 1 and np.size(bandwidth) in (1, d) else None
+        if h is None: raise ValueError(f"bandwidth must be a number or one number per coordinate ({d}); got shape {np.shape(bandwidth)}")
+    if not (np.isfinite(h).all() and (h > 0).all()): raise ValueError(f"bandwidth must be positive and finite; got {h}")
+    h = torch.as_tensor(np.array(h))
+    u = torch.as_tensor(x - x.mean(0)) / h               # centred, in bandwidths: no cancellation of large offsets
     total = 0.
     for i0 in range(0, N, chunk):
-        xi = x[i0:i0 + chunk]
-        logw = -torch.cdist(xi, x).pow(2) / (2 * h * h)
-        logw[torch.arange(len(xi)), torch.arange(i0, i0 + len(xi))] = -math.inf  # leave one out
+        ui = u[i0:i0 + chunk]
+        logw = -torch.cdist(ui, u, compute_mode="donot_use_mm_for_euclid_dist").pow(2) / 2
+        logw[torch.arange(len(ui)), torch.arange(i0, i0 + len(ui))] = -math.inf  # leave one out
         w = torch.softmax(logw, dim=1)
-        score = (w @ x - xi) / (h * h)
+        score = (w @ u - ui) / h                           # Σ_j w_ij (x_j - x_i) / h²
         total += score.pow(2).sum().item()
     return total / N
 

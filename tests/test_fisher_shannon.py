@@ -170,10 +170,64 @@ def test_knn_entropy_affine_equivariance(d, k, a, b, flip, seed):
 
 
 def test_knn_entropy_against_closed_form():
-    "Anisotropic Normal in 3-D, 4000 samples: over 100 seeds bias -0.033, sd 0.020; tolerance bias + 4 sd."
+    "Anisotropic Normal in 3-D, 4000 samples: over 100 seeds bias -0.027, sd 0.020; tolerance bias + 4 sd."
     torch.manual_seed(0)
     d = Independent(Normal(torch.zeros(3), torch.tensor([0.5, 1., 3.])), 1)
     assert knn_entropy(d.sample((4000,)), k=4) == pytest.approx(d.entropy().item(), abs=0.12)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 3), st.lists(st.floats(0.01, 100), min_size=3, max_size=3), st.integers(0, 1000))
+def test_knn_entropy_per_coordinate_units(d, scales, seed):
+    "Another unit in one coordinate (× a_k) adds log a_k and nothing else: Ĥ(X·a) = Ĥ(X) + Σ log a_k (distances are taken in s.d.s)."
+    a = np.array(scales[:d])
+    x = np.random.default_rng(seed).standard_normal((300, d)) * np.array([0.5, 1., 3.])[:d]
+    assert knn_entropy(x * a, k=3) == pytest.approx(knn_entropy(x, k=3) + np.log(a).sum(), abs=1e-9)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 3), st.floats(-1e6, 1e6), st.floats(1e-3, 1e3), st.integers(0, 1000))
+def test_sample_estimators_ignore_shifts(d, shift, sd, seed):
+    """A shift b of the data changes neither Ĥ nor Ĵ. Rounding x + b moves each point by up to eps·|b| ≤ 2.2e-10·sd/1e-3,
+    i.e. below 1e-6 of a nearest-neighbour distance (~sd·N^(-1/d)) and of a bandwidth: tolerances 1e-6 relative."""
+    x = sd * np.random.default_rng(seed).standard_normal((400, d))
+    assert knn_entropy(x + shift, k=3) == pytest.approx(knn_entropy(x, k=3), abs=1e-6)
+    assert kde_fisher_information(x + shift) == pytest.approx(kde_fisher_information(x), rel=1e-6)
+
+
+def test_kde_fisher_shift_of_a_narrow_sample():
+    "2000 draws of N(0, 0.01²): J = 1e4 (less the smoothing bias); the same sample moved to 1e6 gives the same estimate."
+    x = 0.01 * torch.randn(2000, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    j = kde_fisher_information(x)
+    assert 8e3 < j < 1.2e4
+    assert kde_fisher_information(x + 1e6) == pytest.approx(j, rel=1e-6)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.floats(1e-3, 1e3), st.floats(1e-3, 1e3), st.integers(0, 1000))
+def test_kde_fisher_per_coordinate_units(a, b, seed):
+    """With per-coordinate bandwidths Ĵ(X·(a, b)) = c₁/a² + c₂/b², c_k not depending on the units: c₁, c₂ from the
+    estimates at (1, 1) and (a, 1), then the estimate at (a, b) and (1, b) predicted to rounding (1e-9 relative)."""
+    x = np.random.default_rng(seed).standard_normal((500, 2)) * np.array([0.3, 2.0])
+    j11, ja1 = kde_fisher_information(x), kde_fisher_information(x * [a, 1])
+    if abs(1 - 1 / a**2) < 1e-3: return                      # a ≈ 1 cannot separate c₁ from c₂
+    c1 = (j11 - ja1) / (1 - 1 / a**2); c2 = j11 - c1
+    assert kde_fisher_information(x * [1, b]) == pytest.approx(c1 + c2 / b**2, rel=1e-9)
+    assert kde_fisher_information(x * [a, b]) == pytest.approx(c1 / a**2 + c2 / b**2, rel=1e-9)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.sampled_from(["normal", "laplace", "student", "logistic"]), st.floats(-1e6, 1e6), st.floats(1e-2, 1e2))
+def test_quadrature_fs_ignores_shifts(family, loc, scale):
+    """J(X + b) = J(X) and H(X + b) = H(X) by quadrature; the relative accuracy is 100·eps·|b|/scale where float64
+    cannot resolve x better (2e-8 at the worst corner here), 1e-9 elsewhere."""
+    make = dict(normal=lambda l, s: Normal(l, s), laplace=lambda l, s: Laplace(l, s),
+                student=lambda l, s: StudentT(3., l, s), logistic=lambda l, s: Logistic(l, s))[family]
+    t = lambda v: torch.tensor(v, dtype=torch.float64)
+    tol = max(1e-9, 1000 * np.finfo(np.float64).eps * abs(loc) / scale)
+    J0, H0 = float(location_fisher_information(make(t(0.), t(scale)), "quadrature")), float(differential_entropy(make(t(0.), t(scale)), "quadrature"))
+    assert float(location_fisher_information(make(t(loc), t(scale)), "quadrature")) == pytest.approx(J0, rel=tol)
+    assert float(differential_entropy(make(t(loc), t(scale)), "quadrature")) == pytest.approx(H0, abs=tol)
 
 
 def test_kde_fisher_is_biased_low_for_wide_kernels():
