@@ -11,9 +11,9 @@ from dataclasses import fields
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PAPER_TABLE1', 'TABLE1_MODELS', 'PROFILES', 'CLIError', 'config_field_help', 'eval_indices', 'eval_subset',
-           'stacked_importance', 'evaluate_run', 'run_folder', 'reproduce', 'plot_reconstructions', 'run_theory_checks',
-           'build_parser', 'main']
+__all__ = ['PAPER_TABLE1', 'TABLE1_MODELS', 'PROFILES', 'EVALUATION_VERSION', 'CLIError', 'config_field_help', 'eval_indices',
+           'eval_subset', 'evaluation_inputs', 'stacked_importance', 'evaluate_run', 'run_folder', 'reproduce',
+           'plot_reconstructions', 'run_theory_checks', 'build_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #0bdd2dc2
 import torch
@@ -21,7 +21,8 @@ import torch
 # %% ../nbs/10_cli.ipynb #03662a25
 from . import training
 from .data import load_dataset, DataNotFoundError, DataFormatError, DATASETS
-from .training import TrainConfig, train, train_stack, load_run, read_metrics, provenance, resolve_device, atomic_write_text, run_status
+from .training import (TrainConfig, train, train_stack, load_run, read_metrics, provenance, resolve_device, atomic_write_text,
+                               run_status, load_checkpoint, DamagedFileError, TrainingDiverged)
 from .evaluation import evaluate, plot_models_fs_plane, stacked_importance_sampled_log_likelihood
 
 # %% ../nbs/10_cli.ipynb #9db04bf0
@@ -96,12 +97,13 @@ def _add_config_options(p: argparse.ArgumentParser):
         elif kind.startswith("int"): typ = int
         elif kind.startswith("float"): typ = float
         else: typ = str
-        p.add_argument(flag, dest=f.name, type=typ, default=default, choices=_CHOICES.get(f.name),
-                       help=doc.get(f.name, f"TrainConfig.{f.name}").replace("%", "%%") + " (default: %(default)s)")
+        p.add_argument(flag, dest=f.name, type=typ, default=None, choices=_CHOICES.get(f.name),   # None: not given on the command line
+                       help=doc.get(f.name, f"TrainConfig.{f.name}").replace("%", "%%") + f" (default: {default})")
 
-def _config_from_args(args) -> TrainConfig:
-    "The `TrainConfig` named by the parsed options; a bad combination becomes a `CLIError`."
-    kw = {f.name: getattr(args, f.name) for f in fields(TrainConfig)}
+def _config_from_args(args, base: TrainConfig | None = None) -> TrainConfig:
+    "The `TrainConfig` of `base` (None: the defaults) with the options given on the command line; a bad combination becomes a `CLIError`."
+    kw = {f.name: getattr(base, f.name) if base is not None else f.default for f in fields(TrainConfig)}
+    kw.update({f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None})
     try: return TrainConfig(**kw)
     except (TypeError, ValueError) as e: raise CLIError(f"fae-book train: error: {e}") from None
 
@@ -123,17 +125,38 @@ def eval_subset(x: torch.Tensor, # images, shape (N, D)
 
 def _run_state(run_dir: Path) -> dict:
     "How far the run in `run_dir` got: its last epoch, best epoch and `stopped_reason` (None while unfinished)."
-    ck = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True) if (run_dir / "checkpoint.pt").exists() else {}
-    best = torch.load(run_dir / "best.pt", map_location="cpu", weights_only=True)["epoch"]
+    if not (run_dir / "best.pt").exists(): raise FileNotFoundError(f"{run_dir} holds no finished epoch (no best.pt); train it first.")
+    ck = load_checkpoint(run_dir / "checkpoint.pt", keys=("epoch",)) if (run_dir / "checkpoint.pt").exists() else {}
+    best = load_checkpoint(run_dir / "best.pt", keys=("epoch",))["epoch"]
     return dict(epochs=ck.get("epoch", len(read_metrics(run_dir))), best_epoch=best, stopped_reason=ck.get("stopped_reason"))
 
-def _cached_evaluation(run_dir: Path, k: int, n_test: int | None, split: str) -> dict | None:
-    "The stored evaluation of the run's current best epoch with these settings, or None."
+EVALUATION_VERSION = 2   # raised whenever the evaluation itself changes, so that older stored evaluations are recomputed
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+    return hashlib.sha256(data).hexdigest()
+
+def evaluation_inputs(run_dir, # a folder written by `train`
+                      k: int, n_test: int | None, split: str = "test") -> dict:
+    "Everything an evaluation of the run depends on: its best weights (SHA-256 of best.pt), K, the images (their SHA-256) and the evaluation's version."
+    run_dir = Path(run_dir)
+    config = TrainConfig.from_json(run_dir / "config.json")
+    x_all = getattr(load_dataset(config.dataset, root=config.data_root), split)
+    idx = eval_indices(len(x_all), n_test)
+    return dict(weights_sha256=_sha256((run_dir / "best.pt").read_bytes()), best_epoch=_run_state(run_dir)["best_epoch"], k=k,
+                split=split, dataset=config.dataset, n_images=len(idx), subset_seed=0,
+                images_sha256=_sha256(x_all[idx].contiguous().numpy().tobytes()), evaluation_version=EVALUATION_VERSION)
+
+def _cached_evaluation(run_dir: Path, k: int, n_test: int | None, split: str, inputs: dict | None = None) -> dict | None:
+    "The stored evaluation with these settings if it was computed from exactly the run's current inputs (`evaluation_inputs`), else None."
     name = f"{split}_k{k}_n{n_test or 'all'}"
     cache, per_image = run_dir / f"eval_{name}.json", run_dir / f"nll_{name}.npy"
     if not cache.exists(): return None
-    res = json.loads(cache.read_text())
-    return res if res.get("best_epoch") == _run_state(run_dir)["best_epoch"] and per_image.exists() else None
+    try: res = json.loads(cache.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DamagedFileError(f"{cache} is not valid JSON ({e}); delete it and the evaluation is recomputed") from None
+    inputs = evaluation_inputs(run_dir, k, n_test, split) if inputs is None else inputs
+    return res if isinstance(res, dict) and res.get("computed_from") == inputs and per_image.exists() else None
 
 def stacked_importance(run_dirs: list, # run folders of one architecture and data set
                        k: int, n_test: int | None, split: str = "test", progress: bool = False) -> list:
@@ -158,7 +181,8 @@ def evaluate_run(run_dir, # a folder written by `train`
     name = f"{split}_k{k}_n{n_test or 'all'}"
     cache, per_image = run_dir / f"eval_{name}.json", run_dir / f"nll_{name}.npy"
     state = _run_state(run_dir)
-    cached = _cached_evaluation(run_dir, k, n_test, split)
+    inputs = evaluation_inputs(run_dir, k, n_test, split)
+    cached = _cached_evaluation(run_dir, k, n_test, split, inputs)
     if cached is not None: return {**cached, **state, "status": run_status(state["stopped_reason"], state["epochs"])}
     model, _, config = load_run(run_dir)
     data = load_dataset(config.dataset, root=config.data_root)
@@ -169,7 +193,7 @@ def evaluate_run(run_dir, # a folder written by `train`
     res = evaluate(model, x_all[idx], k=k, progress=progress, per_image=True, importance=importance)
     np.save(per_image, res.pop("per_image_nll"))
     res = dict(res, eval_seconds=time.time() - t0, split=split, subset_seed=0, per_image=per_image.name,
-               image_indices="all" if len(idx) == len(x_all) else idx.tolist(), **state,
+               image_indices="all" if len(idx) == len(x_all) else idx.tolist(), **state, computed_from=inputs,
                provenance=provenance(next(model.parameters()).device))
     atomic_write_text(json.dumps(res, indent=1), cache)
     return {**res, "status": run_status(state["stopped_reason"], state["epochs"])}
@@ -410,7 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # %% ../nbs/10_cli.ipynb #aac4f967
 def _cmd_train(a):
-    cfg = _config_from_args(a)
+    saved = Path(a.out) / "config.json"
+    cfg = _config_from_args(a, TrainConfig.from_json(saved) if a.resume and saved.exists() else None)   # --resume: the run's own settings
     _writable_dir(a.out)
     if (Path(a.out) / "checkpoint.pt").exists() and not a.resume:
         raise CLIError(f"fae-book train: error: {a.out} already holds a run; add --resume to continue it, or choose another --out")
@@ -469,7 +494,7 @@ def main(argv: list | None = None # arguments (None: sys.argv[1:])
         _COMMANDS[args.command](args)
     except CLIError as e:
         print(e, file=sys.stderr); return 2
-    except (DataNotFoundError, DataFormatError, FileNotFoundError, FileExistsError, ValueError) as e:
+    except (DataNotFoundError, DataFormatError, FileNotFoundError, FileExistsError, ValueError, TrainingDiverged) as e:
         print(f"fae-book: error: {e}", file=sys.stderr); return 1
     except KeyboardInterrupt:
         print("fae-book: interrupted; finished epochs are saved, run the same command again to resume", file=sys.stderr)

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['KINDS', 'BINARIZED_MNIST_SHA256', 'BINARIZED_MNIST_SPLITS', 'SVHN_FILES', 'DATASETS', 'ImageData',
+__all__ = ['KINDS', 'BINARIZED_MNIST_SHA256', 'BINARIZED_MNIST_SPLITS', 'SVHN_FILES', 'DATASETS', 'DATASET_PIXELS', 'ImageData',
            'DataNotFoundError', 'DataFormatError', 'asset_path', 'sha256_file', 'verify_sha256', 'load_binarized_mnist',
            'show_images', 'data_root', 'load_mnist_arrays', 'binarize', 'load_dynamic_mnist', 'read_svhn_mat',
            'load_svhn', 'write_fake_svhn', 'subset', 'load_dataset', 'load_labels', 'train_batches', 'eval_batches']
@@ -314,6 +314,7 @@ def write_fake_svhn(folder, # where to write train/test/extra_32x32.mat
 
 # %% ../nbs/03_data.ipynb #5bae941c
 DATASETS = ("binarized_mnist", "dynamic_mnist", "svhn")
+DATASET_PIXELS = {"binarized_mnist": "binary", "dynamic_mnist": "binary", "svhn": "8bit"}  # the `ImageData.kind` each data set delivers
 
 def subset(data:ImageData, # data set to cut down
            n_train:int|None=None, # keep the first `n_train` training images (None: all)

@@ -16,18 +16,21 @@ from torch import nn, Tensor
 from torch.func import functional_call
 from tqdm.auto import tqdm
 import fae_book
-from .data import load_dataset, subset, train_batches, eval_batches
-from .models import build_vae, unchecked_distributions
+from .data import load_dataset, subset, train_batches, eval_batches, DATASET_PIXELS
+from .models import build_vae, unchecked_distributions, check_likelihood_fits
 from .objectives import make_objective, kl_warmup
 from .fisher_shannon import gaussian_fs_coordinates, plot_fs_plane
 
 # %% auto #0
-__all__ = ['TrainConfig', 'resolve_device', 'provenance', 'atomic_write', 'atomic_save', 'atomic_write_text', 'get_rng_states',
-           'set_rng_states', 'load_run_data', 'build_run', 'TrainingDiverged', 'bfloat16_supported', 'Member', 'Stack',
-           'TrainResult', 'run_status', 'train_stack', 'train', 'load_run', 'read_metrics', 'plot_training_curves',
-           'fs_trajectory', 'plot_fs_trajectory']
+__all__ = ['DamagedFileError', 'TrainConfig', 'resolve_device', 'provenance', 'atomic_write', 'atomic_save', 'atomic_write_text',
+           'load_checkpoint', 'get_rng_states', 'set_rng_states', 'load_run_data', 'build_run', 'TrainingDiverged',
+           'bfloat16_supported', 'Member', 'Stack', 'TrainResult', 'run_status', 'train_stack', 'train', 'load_run',
+           'read_metrics', 'plot_training_curves', 'fs_trajectory', 'plot_fs_trajectory']
 
 # %% ../nbs/06_training.ipynb #fb29decc
+class DamagedFileError(ValueError):
+    "A file of a run that cannot be read (truncated, empty, not JSON, not a checkpoint, from another version); the message names it."
+
 _MODELS = ("vae", "fae", "mae")
 _CHOICES = dict(reduction=("mean", "trace"), placement=("datapoint", "batch"), estimator=("exact", "sample"),
                 likelihood=("bernoulli", "gaussian", "logistic"), activation=("relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid", "softplus"),
@@ -101,6 +104,10 @@ class TrainConfig:
         if self.model == "fae" and self.lambda_x > 0 and self.likelihood == "bernoulli":
             raise ValueError("TrainConfig: lambda_x > 0 needs a continuous likelihood ('gaussian' or 'logistic'); "
                              "a Bernoulli decoder is discrete and has no location Fisher information.")
+        if self.dataset not in DATASET_PIXELS:
+            raise ValueError(f"TrainConfig.dataset must be one of {tuple(DATASET_PIXELS)}, got {self.dataset!r}.")
+        try: check_likelihood_fits(self.likelihood, DATASET_PIXELS[self.dataset], what=self.dataset)
+        except ValueError as e: raise ValueError(f"TrainConfig: {e}.") from None
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise ValueError(f"TrainConfig.device must be 'auto', 'cpu' or 'cuda[:i]', got {self.device!r}.")
 
@@ -111,12 +118,17 @@ class TrainConfig:
     @classmethod
     def from_json(cls, s:str|Path) -> TrainConfig:
         "Read a configuration from a JSON string or a `config.json` file (run provenance is ignored)."
-        text = Path(s).read_text() if isinstance(s, Path) or not str(s).lstrip().startswith("{") else s
-        d = json.loads(text)
+        is_file = isinstance(s, Path) or not str(s).lstrip().startswith("{")
+        where = f"{s}" if is_file else "the configuration"
+        try: d = json.loads(Path(s).read_text() if is_file else s)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise DamagedFileError(f"{where} is not valid JSON ({e}); restore it from a copy, or start the run again in another folder") from None
+        if not isinstance(d, dict): raise DamagedFileError(f"{where} holds a JSON {type(d).__name__}, not a TrainConfig object")
         d.pop("provenance", None)
         unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown: raise ValueError(f"Unknown TrainConfig fields {sorted(unknown)}; was the file written by another version?")
-        return cls(**d)
+        if unknown: raise DamagedFileError(f"{where}: unknown TrainConfig fields {sorted(unknown)}; was it written by another version?")
+        try: return cls(**d)
+        except (TypeError, ValueError) as e: raise DamagedFileError(f"{where}: {e}") from None
 
     def objective_kwargs(self) -> dict:
         "Hyper-parameters passed to `make_objective` for this model."
@@ -169,6 +181,29 @@ def atomic_save(obj, path:Path):
 def atomic_write_text(text:str, path:Path):
     "Write `text` to `path` atomically."
     atomic_write(path, lambda f: f.write(text.encode()))
+
+def load_checkpoint(path:Path, # a checkpoint.pt or best.pt written by `train`
+                    device:torch.device|str="cpu", # where its tensors go
+                    keys:tuple=("model", "objective", "epoch"), # entries it must hold
+                   ) -> dict:
+    "`torch.load` of a run's checkpoint, or a `DamagedFileError` that names the file (truncated, empty, not a checkpoint, from another version)."
+    path = Path(path)
+    if not path.exists(): raise FileNotFoundError(f"{path} does not exist")
+    try: obj = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:     # torch's zip reader, the unpickler and EOF all signal a damaged file differently
+        first = (str(e).strip().splitlines() or [""])[0][:160]
+        raise DamagedFileError(f"{path} is damaged or not a fae_book checkpoint ({type(e).__name__}: {first}); nothing was changed: "
+                               "restore it from a copy, or train again in another folder") from None
+    missing = [k for k in keys if not isinstance(obj, dict) or k not in obj]
+    if missing: raise DamagedFileError(f"{path} lacks {missing}: not written by this version of fae_book; train again in another folder")
+    return obj
+
+def _load_weights(model:nn.Module, objective:nn.Module, state:dict, path:Path):
+    "Load a checkpoint's weights into `model` and `objective`; a `DamagedFileError` when they do not fit."
+    try: model.load_state_dict(state["model"]); objective.load_state_dict(state["objective"])
+    except (RuntimeError, KeyError, TypeError, AttributeError) as e:
+        first = (str(e).strip().splitlines() or [""])[0][:160]
+        raise DamagedFileError(f"{path} does not fit the model of its config.json ({first}); was it written for other settings?") from None
 
 def get_rng_states(generator:torch.Generator, # the run's data generator (batch order, dynamic binarization)
                    noise:torch.Generator|None=None, # the run's noise generator (reparameterisation, prior draws), if it has its own
@@ -377,6 +412,7 @@ def _open_run(config:TrainConfig, out_dir, resume:bool, data, device) -> _Run:
     if ckpt_path.exists():
         diff = _config_diff(TrainConfig.from_json(out/"config.json"), config)
         if diff: raise ValueError(f"Cannot resume {out} with a different configuration ({'; '.join(diff)}); use another out_dir.")
+    check_likelihood_fits(config.likelihood, data.kind, what=f"the data of {out}")
     x_dim = data.train.shape[1]
     model, objective = build_run(config, x_dim, device)     # seeds the initialisation with config.seed
     noise_gen = torch.Generator(device)
@@ -386,8 +422,8 @@ def _open_run(config:TrainConfig, out_dir, resume:bool, data, device) -> _Run:
     st = dict(epoch=0, best_valid_loss=math.inf, best_epoch=0, bad_epochs=0, history=[], stopped_reason=None)
     opt_state = None
     if ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=device, weights_only=True)
-        model.load_state_dict(ck["model"]); objective.load_state_dict(ck["objective"])
+        ck = load_checkpoint(ckpt_path, device, keys=("model", "objective", "optimizer", "rng", "epoch", "history"))
+        _load_weights(model, objective, ck, ckpt_path)
         opt_state, rng = ck["optimizer"], ck["rng"]
         data_gen.set_state(rng["data"])
         noise_gen.set_state(rng["noise"] if "noise" in rng else rng["torch"] if device.type == "cpu" else rng["cuda"][device.index or 0])
@@ -541,14 +577,25 @@ def load_run(out_dir:str|Path, device:str|None=None):
     if not (out/"best.pt").exists(): raise FileNotFoundError(f"{out} holds no finished epoch (no best.pt); train it first.")
     config = TrainConfig.from_json(out/"config.json")
     dev = resolve_device(device or config.device)
-    best = torch.load(out/"best.pt", map_location=dev, weights_only=True)
+    best = load_checkpoint(out/"best.pt", dev, keys=("model", "objective", "epoch", "x_dim"))
     model, objective = build_run(config, best["x_dim"], dev)
-    model.load_state_dict(best["model"]); objective.load_state_dict(best["objective"])
+    _load_weights(model, objective, best, out/"best.pt")
     return model.eval(), objective.eval(), config
 
 def read_metrics(out_dir:str|Path) -> list:
-    "The per-epoch records of `metrics.jsonl` (null stands for a non-finite value)."
-    return [json.loads(l) for l in (Path(out_dir)/"metrics.jsonl").read_text().splitlines() if l.strip()]
+    "The per-epoch records of `metrics.jsonl` (null stands for a non-finite value); a `DamagedFileError` names a bad line."
+    path = Path(out_dir)/"metrics.jsonl"
+    try: lines = path.read_text().splitlines()
+    except UnicodeDecodeError as e: raise DamagedFileError(f"{path} is not text ({e})") from None
+    out = []
+    for i, l in enumerate(lines, 1):
+        if not l.strip(): continue
+        try: rec = json.loads(l)
+        except json.JSONDecodeError as e:
+            raise DamagedFileError(f"{path}, line {i}, is not JSON ({e}); `train --resume` rewrites this file from the checkpoint") from None
+        if not isinstance(rec, dict) or "epoch" not in rec: raise DamagedFileError(f"{path}, line {i}, is not an epoch record")
+        out.append(rec)
+    return out
 
 # %% ../nbs/06_training.ipynb #616981cc
 def _series(history:list, split:str, key:str) -> np.ndarray:
@@ -557,7 +604,7 @@ def _series(history:list, split:str, key:str) -> np.ndarray:
 def plot_training_curves(history:list, # records from `TrainResult.history` or `read_metrics`
                          ax=None,      # matplotlib axes; a new figure when None
                         ):
-    "Training loss, validation −ELBO and validation criterion per epoch, with the KL weight on a second axis."
+    "Training loss, validation −ELBO and validation criterion per epoch, with the KL weight on a second axis; the y-range fits epochs 2 on (epoch 1 may run off the top)."
     import matplotlib.pyplot as plt
     if not history: raise ValueError("history is empty: the run has no finished epoch yet.")
     if ax is None: _, ax = plt.subplots(figsize=(6, 4))
@@ -565,12 +612,17 @@ def plot_training_curves(history:list, # records from `TrainResult.history` or `
     ax.plot(ep, _series(history, "train", "loss"), label=r"train loss ($\beta_t$-weighted KL)")
     ax.plot(ep, _series(history, "valid", "neg_elbo"), label=r"valid $-$ELBO")
     crit = _series(history, "valid", "criterion")
-    if not np.allclose(crit, _series(history, "valid", "neg_elbo"), equal_nan=True):
-        ax.plot(ep, crit, "--", label=r"valid $-$ELBO + penalty")
-    ax.set_xlabel("epoch"); ax.set_ylabel("nats per image")
+    curves = [_series(history, "train", "loss"), _series(history, "valid", "neg_elbo")]
+    if not np.allclose(crit, curves[1], equal_nan=True):
+        ax.plot(ep, crit, "--", label=r"valid $-$ELBO + penalty (penalty: a precision or nats of MI, not a likelihood)")
+        curves.append(crit)
+    ax.set_xlabel("epoch"); ax.set_ylabel(r"nats per image ($-$ELBO)")
+    if len(ep) > 2:                          # the untrained first epoch would squash the rest into a flat band
+        later = np.concatenate([c[1:] for c in curves]); later = later[np.isfinite(later)]
+        if len(later): ax.set_ylim(later.min() - 0.05 * np.ptp(later), later.max() + 0.05 * np.ptp(later))
     ax2 = ax.twinx(); ax2.plot(ep, [h["kl_weight"] for h in history], ":", color="grey")
     ax2.set_ylabel(r"KL weight $\beta_t$ (dotted)"); ax2.set_ylim(0, 1.05)
-    ax.legend(loc="upper right")
+    ax.legend(loc="center right", fontsize=8, framealpha=0.9)
     return ax
 
 def fs_trajectory(history:list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

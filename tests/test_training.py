@@ -126,7 +126,7 @@ def test_config_json_round_trip(tmp_path):
     assert TrainConfig.from_json(cfg.to_json()) == cfg
     atomic_write_text(json.dumps({**json.loads(cfg.to_json()), "provenance": {"x": 1}}), tmp_path/"config.json")
     assert TrainConfig.from_json(tmp_path/"config.json") == cfg
-    with pytest.raises(ValueError, match="Unknown TrainConfig fields"): TrainConfig.from_json('{"lr": 0.1, "momentum": 0.9}')
+    with pytest.raises(ValueError, match="unknown TrainConfig fields"): TrainConfig.from_json('{"lr": 0.1, "momentum": 0.9}')
 
 def test_atomic_save_leaves_old_file_on_failure(tmp_path):
     atomic_save({"a": torch.ones(2)}, tmp_path/"x.pt")
