@@ -11,9 +11,9 @@ from dataclasses import fields
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PAPER_TABLE1', 'TABLE1_MODELS', 'PROFILES', 'EVALUATION_VERSION', 'CLIError', 'config_field_help', 'eval_indices',
-           'eval_subset', 'evaluation_inputs', 'stacked_importance', 'evaluate_run', 'run_folder', 'reproduce',
-           'plot_reconstructions', 'run_theory_checks', 'build_parser', 'main']
+__all__ = ['EVALUATION_VERSION', 'CLIError', 'config_field_help', 'eval_indices', 'eval_subset', 'evaluation_inputs',
+           'stacked_importance', 'evaluate_run', 'reproduce', 'plot_reconstructions', 'run_theory_checks',
+           'build_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #0bdd2dc2
 import torch
@@ -26,22 +26,7 @@ from .training import (TrainConfig, train, train_stack, load_run, read_metrics, 
 from .evaluation import evaluate, plot_models_fs_plane, stacked_importance_sampled_log_likelihood
 
 # %% ../nbs/10_cli.ipynb #9db04bf0
-PAPER_TABLE1 = {"VAE": 85.56, "FAE(F=0)": 83.2, "FAE(F=20)": 79.30, "MAE(M=0)": 81.58, "MAE(M=10)": 80.86,
-                "PixelVAE": 79.21, "IAF": 79.85}
-
-TABLE1_MODELS = {
-    "VAE": dict(model="vae"),
-    "FAE(F=0)": dict(model="fae", lambda_z=1.0, F_z=0.0),
-    "FAE(F=20)": dict(model="fae", lambda_z=1.0, F_z=20.0),
-    "MAE(M=0)": dict(model="mae", C=1.0, M=0.0),
-    "MAE(M=10)": dict(model="mae", C=1.0, M=10.0),
-}
-
-PROFILES = {
-    "quick": dict(train=dict(max_epochs=8, warmup_epochs=3, patience=50), k=200, n_test=2000, seeds=(14,)),
-    "paper": dict(train=dict(max_epochs=2000, warmup_epochs=100, patience=50), k=5000, n_test=None, seeds=(14, 15, 16),
-                  interim=dict(k=200, n_test=1000)),   # models stopped by a time limit: a quick look, not K = 5000 on all
-}
+from .experiments import PAPER_TABLE1, TABLE1_MODELS, PROFILES, run_folder   # the experiments of chapter 09
 
 # %% ../nbs/10_cli.ipynb #3f45b640
 class CLIError(Exception):
@@ -199,12 +184,6 @@ def evaluate_run(run_dir, # a folder written by `train`
     return {**res, "status": run_status(state["stopped_reason"], state["epochs"])}
 
 # %% ../nbs/10_cli.ipynb #f29397ab
-def _slug(name: str) -> str: return name.lower().replace("(", "_").replace(")", "").replace("=", "")
-
-def run_folder(name: str, seed: int) -> str:
-    "The folder of model `name` with `seed` under a results folder's `runs/`, e.g. `fae_f20-s14`."
-    return f"{_slug(name)}-s{seed}"
-
 def _aggregate(rows: list) -> list:
     "One row per model: the seed mean of every number, the NLL's spread over seeds, and each seed's status."
     import numpy as np
