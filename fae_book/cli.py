@@ -26,7 +26,7 @@ from .training import (TrainConfig, train, train_stack, load_run, read_metrics, 
 from .evaluation import evaluate, plot_models_fs_plane, stacked_importance_sampled_log_likelihood
 
 # %% ../nbs/10_cli.ipynb #9db04bf0
-from .experiments import PAPER_TABLE1, TABLE1_MODELS, PROFILES, run_folder   # the experiments of chapter 09
+from .experiments import PAPER_TABLE1, TABLE1_MODELS, PROFILES, MODEL_COLOURS, run_folder   # the experiments of chapter 09
 
 # %% ../nbs/10_cli.ipynb #3f45b640
 class CLIError(Exception):
@@ -282,7 +282,7 @@ def _figures(out: Path, table: list, histories: dict, folders: dict):
     from fae_book.fisher_shannon import plot_fs_plane
     from fae_book.training import plot_fs_trajectory
     z_dim = int(table[0]["z_dim"])
-    ax = plot_fs_plane({r["model"]: (r["N"], r["trJ"]) for r in table}, n=z_dim)
+    ax = plot_fs_plane({r["model"]: (r["N"], r["trJ"]) for r in table}, n=z_dim, colors=MODEL_COLOURS)
     ax.set_title(f"Posteriors in the Fisher–Shannon plane (n = {z_dim})")
     ax.figure.savefig(out / "fs_plane.png", dpi=120, bbox_inches="tight"); plt.close(ax.figure)
     traj = next((n for n in ("FAE(F=20)", "FAE(F=0)") if n in histories), next(iter(histories)))

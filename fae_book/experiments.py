@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 
 # %% auto #0
-__all__ = ['PAPER_TABLE1', 'TABLE1_MODELS', 'PROFILES', 'PAPER_COMPARISONS', 'run_folder', 'table1_verdict', 'ordering_verdict']
+__all__ = ['PAPER_TABLE1', 'TABLE1_MODELS', 'PROFILES', 'MODEL_COLOURS', 'PAPER_COMPARISONS', 'run_folder', 'table1_verdict',
+           'ordering_verdict']
 
 # %% ../nbs/09_reproduction.ipynb #c5cb1191
 PAPER_TABLE1 = {"VAE": 85.56, "FAE(F=0)": 83.2, "FAE(F=20)": 79.30, "MAE(M=0)": 81.58, "MAE(M=10)": 80.86,
@@ -28,6 +29,9 @@ PROFILES = {
     "paper": dict(train=dict(max_epochs=2000, warmup_epochs=100, patience=50), k=5000, n_test=None, seeds=(14, 15, 16),
                   interim=dict(k=200, n_test=1000)),   # models stopped by a time limit: a quick look, not K = 5000 on all
 }
+
+MODEL_COLOURS = {"VAE": "C0", "FAE(F=0)": "C1", "FAE(F=20)": "C2", "MAE(M=0)": "C3", "MAE(M=10)": "C4",
+                 "PixelVAE": "C5", "IAF": "C6"}   # one colour per model in every figure of the book
 
 PAPER_COMPARISONS = [("FAE(F=20)", "VAE"), ("FAE(F=0)", "VAE"), ("FAE(F=20)", "FAE(F=0)"), ("MAE(M=10)", "MAE(M=0)"), ("MAE(M=10)", "VAE")]
 

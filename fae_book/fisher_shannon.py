@@ -372,7 +372,8 @@ def plot_fs_plane(points:dict|None=None, # name -> (N, trJ), drawn as labelled m
                   xlim=None, # (lo, hi) for N; None: from the data, padded in log space
                   ylim=None, # (lo, hi) for trJ; None: from the data and the boundary
                   cmap:str="viridis", # colour map of the trajectory
-                  annotate:bool=True, # write each point's name next to it
+                  annotate:bool=True, # write each point's name next to it (placed where it overlaps no other label or point)
+                  colors:dict|None=None, # name -> matplotlib colour (e.g. `fae_book.experiments.MODEL_COLOURS`); others take C0, C1, ... in order
                   figsize=(6, 4.5), # size of a new figure
                  ): # the Axes
     "Draw the Fisher–Shannon plane (N, tr J) on log-log axes with Stam's forbidden region, iso-curves and points."
@@ -413,9 +414,9 @@ def plot_fs_plane(points:dict|None=None, # name -> (N, trJ), drawn as labelled m
             xm = lo ** 0.3 * hi ** 0.7  # 70% along the visible part: away from the crowded upper left
             ax.text(xm, c / xm, f"K={K:g}", fontsize=7, color="0.3", ha="center", va="center",
                     bbox=dict(fc="white", ec="none", alpha=0.8, pad=0.5))
+    colors = dict(colors or {})
     for i, (name, (pN, pJ)) in enumerate(pts.items()):
-        ax.plot(pN, pJ, "o", color=f"C{i % 10}", ms=6, zorder=4)
-        if annotate: ax.annotate(name, (pN, pJ), xytext=(4, 4), textcoords="offset points", fontsize=8)
+        ax.plot(pN, pJ, "o", color=colors.get(name, f"C{i % 10}"), ms=6, zorder=4)
     if traj:
         tN, tJ, tc = traj
         ax.plot(tN, tJ, color="0.5", lw=0.8, zorder=2)
@@ -423,6 +424,34 @@ def plot_fs_plane(points:dict|None=None, # name -> (N, trJ), drawn as labelled m
         ax.figure.colorbar(sc, ax=ax, label=trajectory_label)
     ax.set_xlim(xlim); ax.set_ylim(ylim)
     _short_log_ticks(ax.xaxis, *xlim); _short_log_ticks(ax.yaxis, *ylim)
-    ax.set_xlabel("entropy power N = exp(2H/n)/(2πe)"); ax.set_ylabel("tr J (location Fisher information)")
+    ax.set_xlabel("entropy power N = exp(2H/n)/(2πe)  (units of x², dimensionless for a latent code)")
+    ax.set_ylabel("tr J, location Fisher information  (units of x⁻²)")
     ax.legend(loc="lower left", fontsize=7)  # the forbidden region holds no data
+    if annotate and pts: _place_labels(ax, pts, {name: colors.get(name, f"C{i % 10}") for i, name in enumerate(pts)})
     return ax
+
+_OFFSETS = [(6, 4), (6, -10), (-6, 4), (-6, -10), (10, -3), (-10, -3), (16, 14), (16, -20), (-16, 14), (-16, -20), (28, 24), (28, -30), (-28, 24), (-28, -30)]
+
+def _place_labels(ax, pts:dict, colours:dict, fontsize:int=8):
+    "Annotate each point with its name, in its marker's colour and with a leader line, at the first offset whose text overlaps no earlier label, no marker, and stays inside the axes."
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    to_px = ax.transData.transform
+    markers = [to_px((pN, pJ)) for pN, pJ in pts.values()]
+    frame = ax.get_window_extent(renderer)
+    placed = []
+    for name, (pN, pJ) in pts.items():
+        best = None
+        for dx, dy in _OFFSETS:
+            t = ax.annotate(name, (pN, pJ), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize, color=colours[name],
+                            ha="left" if dx >= 0 else "right", zorder=5, bbox=dict(fc="white", ec="none", alpha=0.75, pad=0.4),
+                            arrowprops=dict(arrowstyle="-", lw=0.6, color=colours[name], shrinkA=0, shrinkB=3))
+            box = t.get_window_extent(renderer).expanded(1.05, 1.1)
+            bad = sum(box.overlaps(b) for b in placed) + sum(box.contains(*m) for m in markers)
+            bad += 0 if (frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1)) else 1
+            if best is None or bad < best[0]:
+                if best is not None: best[1].remove()
+                best = (bad, t, box)
+            else: t.remove()
+            if bad == 0: break
+        placed.append(best[2])

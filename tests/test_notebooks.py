@@ -17,3 +17,11 @@ def test_colab_badge_and_install_cell(nb):
     first_import = next((i for i, (s, kind) in enumerate(cells)
                          if kind == "code" and ("from fae_book" in s or "import fae_book" in s) and i != install), len(cells))
     assert install < first_import
+
+
+@pytest.mark.parametrize("nb", NBS, ids=lambda p: p.name)
+def test_title_carries_the_chapter_number(nb):
+    "The text says 'chapter 05'; the page title (and so the sidebar) says 05 too."
+    cells = json.loads(nb.read_text())["cells"]
+    title = next("".join(c["source"]) for c in cells if c["cell_type"] == "markdown" and "".join(c["source"]).startswith("# "))
+    assert title.startswith(f"# {nb.name[:2]} · "), title.splitlines()[0]
