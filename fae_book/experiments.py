@@ -10,7 +10,7 @@ import math
 
 # %% auto #0
 __all__ = ['PAPER_TABLE1', 'TABLE1_MODELS', 'PROFILES', 'MODEL_COLOURS', 'PAPER_COMPARISONS', 'run_folder', 'table1_verdict',
-           'ordering_verdict']
+           'ordering_verdict', 'knn_probe_accuracy', 'probe_run']
 
 # %% ../nbs/09_reproduction.ipynb #c5cb1191
 PAPER_TABLE1 = {"VAE": 85.56, "FAE(F=0)": 83.2, "FAE(F=20)": 79.30, "MAE(M=0)": 81.58, "MAE(M=10)": 80.86,
@@ -62,3 +62,48 @@ def ordering_verdict(paired: dict, # `paired_nll_difference(nll_A, nll_B)`: mean
     if paired["low"] > 0 or paired["high"] < 0:
         return "same direction" if (paired["mean"] > 0) == (paper_difference > 0) else "reversed"
     return "not distinguishable"
+
+# %% ../nbs/09_reproduction.ipynb #4a3b2740
+def knn_probe_accuracy(train_codes, # (N, d) codes of labelled points, e.g. posterior means E_q[z|x]
+                       train_labels, # (N,) integer labels
+                       test_codes,  # (M, d) codes to classify
+                       test_labels, # (M,) their true labels
+                       k: int = 10, # neighbours that vote
+                       block: int = 500, # test rows per distance block (block × N floats in memory)
+                      ) -> float:
+    "Fraction of test codes whose k nearest training codes (Euclidean) vote for their label by majority (ties: the smallest label)."
+    import torch
+    a, b = torch.as_tensor(train_codes, dtype=torch.float64), torch.as_tensor(test_codes, dtype=torch.float64)
+    ya, yb = torch.as_tensor(train_labels).long(), torch.as_tensor(test_labels).long()
+    if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[1] or len(ya) != len(a) or len(yb) != len(b):
+        raise ValueError(f"need (N, d) and (M, d) codes with N and M labels; got {tuple(a.shape)}, {tuple(b.shape)}, {len(ya)}, {len(yb)}")
+    if not 1 <= k <= len(a): raise ValueError(f"k must be between 1 and the {len(a)} training codes, got {k}")
+    n_classes, right = int(max(ya.max(), yb.max())) + 1, 0
+    for i in range(0, len(b), block):
+        nearest = torch.cdist(b[i:i + block], a).topk(k, largest=False).indices        # (block, k)
+        votes = torch.nn.functional.one_hot(ya[nearest], n_classes).sum(1)            # (block, classes)
+        right += int((votes.argmax(1) == yb[i:i + block]).sum())                      # argmax: first (smallest) of tied labels
+    return right / len(b)
+
+def probe_run(run_dir, # a run folder written by `train` (static binarized MNIST)
+              labels_root=None, # folder with binarized_mnist_labels.npz (None: $FAE_BOOK_DATA)
+              k: int = 10, # neighbours that vote
+             ) -> dict:
+    "k-NN digit accuracy on the posterior means of the run's best model (train codes → test codes), stored as `probe_knn.json` with the weights' SHA-256 and provenance."
+    import hashlib, json
+    from pathlib import Path
+    from fae_book.training import load_run, provenance, atomic_write_text
+    from fae_book.data import load_dataset, load_labels
+    from fae_book.evaluation import _encode_all
+    run_dir = Path(run_dir)
+    model, _, config = load_run(run_dir)
+    if config.dataset != "binarized_mnist": raise ValueError(f"the digit probe needs static binarized MNIST, the run used {config.dataset!r}")
+    data, labels = load_dataset(config.dataset, root=config.data_root), load_labels(labels_root)
+    mu_train, _ = _encode_all(model, data.train, 1000)
+    mu_test, _ = _encode_all(model, data.test, 1000)
+    acc = knn_probe_accuracy(mu_train.cpu(), labels["train"], mu_test.cpu(), labels["test"], k=k)
+    res = dict(probe="knn", k=k, accuracy=acc, n_train=len(mu_train), n_test=len(mu_test), codes="posterior means",
+               weights_sha256=hashlib.sha256((run_dir / "best.pt").read_bytes()).hexdigest(),
+               provenance=provenance(next(model.parameters()).device))
+    atomic_write_text(json.dumps(res, indent=1), run_dir / "probe_knn.json")
+    return res

@@ -32,3 +32,19 @@ def test_experiments_are_the_papers():
     assert [run_folder(n, 14) for n in TABLE1_MODELS] == ["vae-s14", "fae_f0-s14", "fae_f20-s14", "mae_m0-s14", "mae_m10-s14"]
     with pytest.raises(ValueError, match="finite"):
         table1_verdict(float("nan"), 0.1, 80.0, True)
+
+
+LABELS = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.mark.skipif(not (LABELS / "binarized_mnist_labels.npz").exists(), reason="the optional digit labels are not beside the repository")
+def test_probe_run_stores_its_accuracy_with_the_weights_it_used(tmp_path):
+    "A 2-epoch model's codes already carry the digit far above chance (0.1; binomial s.e. 0.003 on 10000 test images)."
+    import hashlib, json
+    from fae_book.experiments import probe_run
+    from fae_book.training import TrainConfig, train
+    train(TrainConfig(z_dim=4, depth=1, width=32, n_train=2000, n_valid=100, max_epochs=2, warmup_epochs=0), tmp_path, progress=False)
+    r = probe_run(tmp_path, labels_root=LABELS, k=10)
+    assert 0.2 < r["accuracy"] <= 1 and r["n_train"] == 50000 and r["n_test"] == 10000
+    stored = json.loads((tmp_path / "probe_knn.json").read_text())
+    assert stored["accuracy"] == r["accuracy"] and stored["weights_sha256"] == hashlib.sha256((tmp_path / "best.pt").read_bytes()).hexdigest()
