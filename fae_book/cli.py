@@ -20,7 +20,7 @@ import torch
 
 # %% ../nbs/10_cli.ipynb #03662a25
 from . import training
-from .data import load_dataset, DataNotFoundError, DataFormatError, DATASETS
+from .data import load_dataset, sha256_file, DataNotFoundError, DataFormatError, DATASETS
 from .training import (TrainConfig, train, train_stack, load_run, read_metrics, provenance, resolve_device, atomic_write_text,
                                run_status, load_checkpoint, DamagedFileError, TrainingDiverged)
 from .evaluation import evaluate, plot_models_fs_plane, stacked_importance_sampled_log_likelihood
@@ -117,10 +117,6 @@ def _run_state(run_dir: Path) -> dict:
 
 EVALUATION_VERSION = 2   # raised whenever the evaluation itself changes, so that older stored evaluations are recomputed
 
-def _sha256(data: bytes) -> str:
-    import hashlib
-    return hashlib.sha256(data).hexdigest()
-
 def evaluation_inputs(run_dir, # a folder written by `train`
                       k: int, n_test: int | None, split: str = "test") -> dict:
     "Everything an evaluation of the run depends on: its best weights (SHA-256 of best.pt), K, the images (their SHA-256) and the evaluation's version."
@@ -128,9 +124,10 @@ def evaluation_inputs(run_dir, # a folder written by `train`
     config = TrainConfig.from_json(run_dir / "config.json")
     x_all = getattr(load_dataset(config.dataset, root=config.data_root), split)
     idx = eval_indices(len(x_all), n_test)
-    return dict(weights_sha256=_sha256((run_dir / "best.pt").read_bytes()), best_epoch=_run_state(run_dir)["best_epoch"], k=k,
+    import hashlib
+    return dict(weights_sha256=sha256_file(run_dir / "best.pt"), best_epoch=_run_state(run_dir)["best_epoch"], k=k,
                 split=split, dataset=config.dataset, n_images=len(idx), subset_seed=0,
-                images_sha256=_sha256(x_all[idx].contiguous().numpy().tobytes()), evaluation_version=EVALUATION_VERSION)
+                images_sha256=hashlib.sha256(x_all[idx].contiguous().numpy().tobytes()).hexdigest(), evaluation_version=EVALUATION_VERSION)
 
 def _cached_evaluation(run_dir: Path, k: int, n_test: int | None, split: str, inputs: dict | None = None) -> dict | None:
     "The stored evaluation with these settings if it was computed from exactly the run's current inputs (`evaluation_inputs`), else None."

@@ -90,10 +90,10 @@ def probe_run(run_dir, # a run folder written by `train` (static binarized MNIST
               k: int = 10, # neighbours that vote
              ) -> dict:
     "k-NN digit accuracy on the posterior means of the run's best model (train codes → test codes), stored as `probe_knn.json` with the weights' SHA-256 and provenance."
-    import hashlib, json
+    import json
     from pathlib import Path
     from fae_book.training import load_run, provenance, atomic_write_text
-    from fae_book.data import load_dataset, load_labels
+    from fae_book.data import load_dataset, load_labels, sha256_file
     from fae_book.evaluation import _encode_all
     run_dir = Path(run_dir)
     model, _, config = load_run(run_dir)
@@ -103,7 +103,7 @@ def probe_run(run_dir, # a run folder written by `train` (static binarized MNIST
     mu_test, _ = _encode_all(model, data.test, 1000)
     acc = knn_probe_accuracy(mu_train.cpu(), labels["train"], mu_test.cpu(), labels["test"], k=k)
     res = dict(probe="knn", k=k, accuracy=acc, n_train=len(mu_train), n_test=len(mu_test), codes="posterior means",
-               weights_sha256=hashlib.sha256((run_dir / "best.pt").read_bytes()).hexdigest(),
+               weights_sha256=sha256_file(run_dir / "best.pt"),
                provenance=provenance(next(model.parameters()).device))
     atomic_write_text(json.dumps(res, indent=1), run_dir / "probe_knn.json")
     return res
