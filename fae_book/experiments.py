@@ -10,7 +10,7 @@ import math
 
 # %% auto #0
 __all__ = ['PAPER_TABLE1', 'TABLE1_MODELS', 'PROFILES', 'MODEL_COLOURS', 'PAPER_COMPARISONS', 'run_folder', 'table1_verdict',
-           'ordering_verdict', 'knn_probe_accuracy', 'probe_run']
+           'ordering_verdict', 'knn_probe_accuracy', 'probe_run', 'precision_comparison']
 
 # %% ../nbs/09_reproduction.ipynb #c5cb1191
 PAPER_TABLE1 = {"VAE": 85.56, "FAE(F=0)": 83.2, "FAE(F=20)": 79.30, "MAE(M=0)": 81.58, "MAE(M=10)": 80.86,
@@ -107,3 +107,62 @@ def probe_run(run_dir, # a run folder written by `train` (static binarized MNIST
                provenance=provenance(next(model.parameters()).device))
     atomic_write_text(json.dumps(res, indent=1), run_dir / "probe_knn.json")
     return res
+
+# %% ../nbs/09_reproduction.ipynb #prec0002
+def precision_comparison(root, # a folder holding one `reproduce` results folder per precision (`float32/`, `bfloat16/`)
+                         models=("VAE", "FAE(F=20)"), # Table 1 names, as in `TABLE1_MODELS`
+                         seeds=(14, 15, 16),          # seeds trained in every precision
+                         precisions=("float32", "bfloat16"), # the reference first
+                        ) -> dict:
+    """The same models and seeds trained in two precisions, set against the seed-to-seed spread.
+
+    Reads each run's `metrics.jsonl` and its one test evaluation (`eval_test_k*_n*.json` with its per-image
+    NLLs). Returns `epochs` (the last epoch every run reached), `curves[(model, precision)]`, a (seeds, epochs)
+    array of validation −ELBO (nats), `seconds[precision]` (mean wall-clock seconds per stack epoch) and `rows`,
+    one per model: per precision the mean and sample s.d. over seeds of the final validation −ELBO and of the
+    test NLL; `delta_*` (second precision minus first, means over seeds); `spread_*`, the pooled seed s.d.
+    sqrt((sd_1² + sd_2²)/2); `paired`, the per-image test NLL difference of the two precisions seed by seed,
+    averaged over seeds (mean, s.e.); and `verdict`, 'inside the spread' when both |delta| are at most their
+    spread. Raises FileNotFoundError for a missing run or evaluation, ValueError for runs evaluated on
+    different images or K, or fewer than two seeds."""
+    import json
+    from pathlib import Path
+    import numpy as np
+    from fae_book.training import read_metrics
+    from fae_book.evaluation import paired_nll_difference
+    root, seeds = Path(root), list(seeds)
+    if len(seeds) < 2: raise ValueError(f"a seed-to-seed spread needs at least two seeds, got {seeds}")
+    hist, evals, nll = {}, {}, {}
+    for p in precisions:
+        for name in models:
+            for s in seeds:
+                run = root / p / "runs" / run_folder(name, s)
+                if not (run / "metrics.jsonl").exists(): raise FileNotFoundError(f"no run at {run}")
+                found = sorted(run.glob("eval_test_k*_n*.json"))
+                if len(found) != 1: raise FileNotFoundError(f"{run} must hold exactly one test evaluation, found {[f.name for f in found]}")
+                hist[p, name, s], evals[p, name, s] = read_metrics(run), json.loads(found[0].read_text())
+                nll[p, name, s] = np.load(run / evals[p, name, s]["per_image"])
+    setting = {(e["k"], e["computed_from"]["images_sha256"]) for e in evals.values()}
+    if len(setting) != 1: raise ValueError(f"the runs were evaluated with different K or images: {sorted(setting)}")
+    epochs = min(len(h) for h in hist.values())
+    curves = {(name, p): np.array([[r["valid"]["neg_elbo"] for r in hist[p, name, s][:epochs]] for s in seeds])
+              for name in models for p in precisions}
+    seconds = {p: float(np.mean([r["seconds"] for s in seeds for r in hist[p, models[0], s][:epochs]])) for p in precisions}
+    rows, (a, b) = [], precisions
+    for name in models:
+        row = dict(model=name, seeds=seeds, k=evals[a, name, seeds[0]]["k"], n_images=len(nll[a, name, seeds[0]]))
+        for p in precisions:
+            v = curves[name, p][:, -1]
+            t = np.array([evals[p, name, s]["nll"] for s in seeds])
+            row[p] = dict(valid=float(v.mean()), valid_sd=float(v.std(ddof=1)), nll=float(t.mean()), nll_sd=float(t.std(ddof=1)),
+                          best_epochs=[evals[p, name, s]["best_epoch"] for s in seeds])
+        for key in ("valid", "nll"):
+            row[f"delta_{key}"] = row[b][key] - row[a][key]
+            row[f"spread_{key}"] = float(np.sqrt((row[a][f"{key}_sd"] ** 2 + row[b][f"{key}_sd"] ** 2) / 2))
+        diffs = [paired_nll_difference(nll[b, name, s], nll[a, name, s]) for s in seeds]
+        row["paired"] = dict(mean=float(np.mean([d["mean"] for d in diffs])), se=float(np.sqrt(sum(d["se"] ** 2 for d in diffs)) / len(diffs)),
+                             per_seed=[d["mean"] for d in diffs])
+        row["verdict"] = ("inside the spread" if all(abs(row[f"delta_{k}"]) <= row[f"spread_{k}"] for k in ("valid", "nll"))
+                          else "outside the spread")
+        rows.append(row)
+    return dict(epochs=epochs, curves=curves, seconds=seconds, rows=rows)
