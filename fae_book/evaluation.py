@@ -151,7 +151,7 @@ def _gaussian_posterior(model, x) -> Normal:
     base = q.base_dist if isinstance(q, Independent) else q
     if not isinstance(base, Normal):
         raise TypeError(f"the posterior is a {type(base).__name__}, not a diagonal Gaussian; for other posteriors use "
-                        "the sample-based estimators of chapter 02.")
+                        "`fae_book.baselines.sampled_fs_coordinates` (chapter 08).")
     return base
 
 def _encode_all(model, x, batch_size):

@@ -63,6 +63,7 @@ def _posterior_noise(mu: Tensor, noise: dict | None) -> Tensor:
 
 def _elbo_parts(model, x: Tensor, noise: dict | None = None):
     "One reparameterised pass: (mu, log_var, z, p(x|z), log p(x|z), KL), per data point."
+    if hasattr(model, "elbo_parts"): return model.elbo_parts(x, noise)   # a posterior with its own sampler and a Monte-Carlo KL (chapter 08's IAF)
     if not isinstance(getattr(model, "encoder", None), GaussianEncoder):
         raise TypeError("these objectives need a VAE with a GaussianEncoder (they use its mean and log-variance)")
     mu, log_var = model.encoder.params(x)

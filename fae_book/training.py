@@ -14,10 +14,12 @@ import numpy as np
 import torch
 from torch import nn, Tensor
 from torch.func import functional_call
+from torch.distributions import Normal
 from tqdm.auto import tqdm
 import fae_book
 from .data import load_dataset, subset, train_batches, eval_batches, DATASET_PIXELS
 from .models import build_vae, unchecked_distributions, check_likelihood_fits
+from .baselines import build_iaf_vae
 from .objectives import make_objective, kl_warmup
 from .fisher_shannon import gaussian_fs_coordinates, plot_fs_plane
 
@@ -31,7 +33,7 @@ __all__ = ['DamagedFileError', 'TrainConfig', 'resolve_device', 'provenance', 'a
 class DamagedFileError(ValueError):
     "A file of a run that cannot be read (truncated, empty, not JSON, not a checkpoint, from another version); the message names it."
 
-_MODELS = ("vae", "fae", "mae")
+_MODELS = ("vae", "fae", "mae", "iaf")
 _CHOICES = dict(reduction=("mean", "trace"), placement=("datapoint", "batch"), estimator=("exact", "sample"),
                 likelihood=("bernoulli", "gaussian", "logistic"), activation=("relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid", "softplus"),
                 precision=("float32", "bfloat16"))
@@ -39,7 +41,7 @@ _CHOICES = dict(reduction=("mean", "trace"), placement=("datapoint", "batch"), e
 @dataclass
 class TrainConfig:
     "Every setting of one training run; a run is reproducible from its `TrainConfig` alone."
-    model:str="vae"            # objective: "vae" (ELBO), "fae" (Fisher penalty) or "mae" (mutual-information penalty)
+    model:str="vae"            # objective: "vae" (ELBO), "fae" (Fisher penalty), "mae" (mutual-information penalty), or "iaf" (ELBO of a VAE with an IAF posterior)
     lambda_z:float=1.0         # FAE: weight of the encoder Fisher penalty |tr J(z|x) - F_z|
     F_z:float=0.0              # FAE: target Fisher information of q(z|x), in the units of reduction (mean: AM of 1/sigma^2)
     lambda_x:float=0.0         # FAE: weight of the decoder Fisher penalty (needs a continuous likelihood)
@@ -49,6 +51,8 @@ class TrainConfig:
     estimator:str="exact"      # FAE: "exact" sum of 1/sigma^2 or one-"sample" Monte-Carlo estimate
     C:float=1.0                # MAE: weight of the penalty |I(x,z) - M|
     M:float=0.0                # MAE: target mutual information (nats)
+    flow_steps:int=2           # IAF: inverse autoregressive flow steps after the Gaussian encoder (chapter 08)
+    flow_width:int=300         # IAF: hidden units of each flow step's masked network (MADE)
     z_dim:int=40               # latent dimension
     depth:int=5                # hidden layers of encoder and decoder
     width:int=300              # units per hidden layer
@@ -93,6 +97,8 @@ class TrainConfig:
             if getattr(self, name) < 0:
                 raise ValueError(f"TrainConfig.{name} must be >= 0 (it is a weight or a target information), got {getattr(self, name)}.")
         if self.depth < 0: raise ValueError(f"TrainConfig.depth must be >= 0, got {self.depth}.")
+        if self.flow_steps < 0: raise ValueError(f"TrainConfig.flow_steps must be >= 0, got {self.flow_steps}.")
+        if self.flow_width < 1: raise ValueError(f"TrainConfig.flow_width must be >= 1, got {self.flow_width}.")
         for name in ("z_dim", "width", "batch_size", "eval_batch_size", "max_epochs", "patience"):
             if getattr(self, name) < 1: raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}.")
         for name in ("n_train", "n_valid"):
@@ -235,11 +241,13 @@ def load_run_data(config:TrainConfig):
 def build_run(config:TrainConfig, x_dim:int, device:torch.device|str="cpu"):
     "Seeded `(model, objective)` for `config` on `device`."
     torch.manual_seed(config.seed)
-    model = build_vae(x_dim=x_dim, z_dim=config.z_dim, depth=config.depth, width=config.width,
-                      activation=config.activation, likelihood=config.likelihood)
+    arch = dict(x_dim=x_dim, z_dim=config.z_dim, depth=config.depth, width=config.width,
+                activation=config.activation, likelihood=config.likelihood)
+    model = (build_iaf_vae(**arch, flow_steps=config.flow_steps, flow_width=config.flow_width) if config.model == "iaf"
+             else build_vae(**arch))
     kw = config.objective_kwargs()
     if config.model == "mae": kw.update(x_dim=x_dim, z_dim=config.z_dim)
-    objective = make_objective(config.model, **kw)
+    objective = make_objective("vae" if config.model == "iaf" else config.model, **kw)
     return model.to(device), objective.to(device)
 
 # %% ../nbs/06_training.ipynb #710d8a87
@@ -264,16 +272,20 @@ class Member(nn.Module):
         out = {f.name: getattr(terms, f.name) for f in fields(terms)}
         if validation:                                    # the posterior's Fisher–Shannon coordinates, for the trajectory
             q = self.model.encode(x)
-            log_var = 2 * torch.log(q.base_dist.scale)
-            N, trJ = gaussian_fs_coordinates(log_var)
-            out.update(sigma2=log_var.exp().mean(), N=N.mean(), trJ=trJ.mean())
+            if isinstance(getattr(q, "base_dist", None), Normal):
+                log_var = 2 * torch.log(q.base_dist.scale)
+                N, trJ = gaussian_fs_coordinates(log_var)
+                out.update(sigma2=log_var.exp().mean(), N=N.mean(), trJ=trJ.mean())
+            else:                                          # not Gaussian (an IAF): no closed form; chapter 08 estimates them from samples
+                nan = torch.full((), float("nan"), device=x.device)
+                out.update(sigma2=nan, N=nan, trJ=nan)
         return out
 
 def _stack_key(config:TrainConfig, objective:nn.Module, epoch:int) -> tuple:
     "Members with equal keys share one vectorised program: same architecture, data, optimiser settings, objective structure and epoch."
     return (config.z_dim, config.depth, config.width, config.activation, config.likelihood, config.dataset, config.data_root,
             config.n_train, config.n_valid, config.lr, config.batch_size, config.eval_batch_size, config.device,
-            config.precision, objective.stack_key(), epoch)
+            config.precision, objective.stack_key(), (config.flow_steps, config.flow_width) if config.model == "iaf" else None, epoch)
 
 # %% ../nbs/06_training.ipynb #c09dbc46
 class Stack:
