@@ -1,4 +1,4 @@
-"""The IAF-VAE of Table 1's last rows: a Gaussian encoder followed by masked autoregressive flow steps, its exact log-density by the change of variables, and the Fisher–Shannon coordinates of a posterior that is not Gaussian, by Monte Carlo and automatic differentiation.
+"""The two richer models of Table 1's last rows: the IAF-VAE, whose posterior is a Gaussian bent by masked autoregressive flow steps with an exact log-density, and PixelVAE, whose decoder is an autoregressive PixelCNN; and the Fisher–Shannon coordinates of a posterior that is not Gaussian, by Monte Carlo and automatic differentiation.
 
 Docs: https://fae-book.github.io/fae_book/baselines.html.md"""
 
@@ -11,11 +11,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 from torch.distributions import Independent, Normal
-from .models import VAE, mlp, _full, _check_input, _LIKELIHOODS
+from .models import VAE, GaussianEncoder, mlp, _full, _check_input, _LIKELIHOODS
 
 # %% auto #0
 __all__ = ['made_masks', 'MaskedLinear', 'IAFStep', 'IAFPosterior', 'IAFEncoder', 'IAFVAE', 'build_iaf_vae', 'flow_jacobian',
-           'posterior_score', 'sampled_fs_coordinates']
+           'posterior_score', 'sampled_fs_coordinates', 'MaskedConv2d', 'GatedMaskedConv', 'AutoregressiveBernoulli',
+           'PixelCNNDecoder', 'PixelVAE', 'build_pixel_vae']
 
 # %% ../nbs/08_baselines.ipynb #c8000007
 def made_masks(order,          # (d,) a permutation of 1..d: input i is the order[i]-th variable
@@ -215,3 +216,107 @@ def sampled_fs_coordinates(model: nn.Module,  # a VAE whose `encode` gives an `I
     n, H, se_H = q.z_dim, h.mean(0), h.std(0) / math.sqrt(samples)
     N = torch.exp(2 * H / n) / (2 * math.pi * math.e)
     return dict(H=H, H_se=se_H, N=N, N_se=N * 2 / n * se_H, trJ=j.mean(0), trJ_se=j.std(0) / math.sqrt(samples), n=n)
+
+# %% ../nbs/08_baselines.ipynb #c8000041
+class MaskedConv2d(nn.Conv2d):
+    """A k×k convolution (odd k, 'same' padding) whose kernel sees only the pixels above the centre and those to its
+    left in the centre row; type 'A' also hides the centre, type 'B' keeps it (van den Oord et al. 2016)."""
+    def __init__(self, c_in: int, c_out: int, kernel: int, mask_type: str):
+        if kernel % 2 != 1 or mask_type not in ("A", "B"): raise ValueError(f"need an odd kernel and mask_type 'A' or 'B', got {kernel}, {mask_type!r}")
+        super().__init__(c_in, c_out, kernel, padding=kernel // 2)
+        mask = torch.ones(c_out, c_in, kernel, kernel)
+        mask[:, :, kernel // 2, kernel // 2 + (mask_type == "B"):] = 0
+        mask[:, :, kernel // 2 + 1:] = 0
+        self.register_buffer("mask", mask)
+
+    def forward(self, x: Tensor) -> Tensor: return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
+
+class GatedMaskedConv(nn.Module):
+    "y = tanh(W_f∗x + V_f h) ⊙ σ(W_g∗x + V_g h), with a residual connection where the shapes allow (type 'B')."
+    def __init__(self, c_in: int, channels: int, cond_channels: int, kernel: int, mask_type: str):
+        super().__init__()
+        self.conv = MaskedConv2d(c_in, 2 * channels, kernel, mask_type)
+        self.cond = nn.Conv2d(cond_channels, 2 * channels, 1)
+        self.residual = mask_type == "B" and c_in == channels
+
+    def forward(self, x: Tensor, h: Tensor) -> Tensor:
+        a, b = _full(self.conv(x) + self.cond(h)).chunk(2, dim=1)
+        y = torch.tanh(a) * torch.sigmoid(b)
+        return x + y if self.residual else y
+
+# %% ../nbs/08_baselines.ipynb #c8000042
+class AutoregressiveBernoulli:
+    "p(x|z) = Π_i Bernoulli(x_i | logit_i(x_<i, z)) of a PixelCNN decoder, for a batch of feature maps h (..., c, S, S)."
+    def __init__(self, decoder: nn.Module, h: Tensor):
+        self.decoder, self.h = decoder, h
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        "log p(x|z), summed over the D = S² pixels; x (..., D) broadcasts against h's batch shape (e.g. K samples of z)."
+        S, c = self.decoder.side, self.h.shape[-3]
+        batch = torch.broadcast_shapes(x.shape[:-1], self.h.shape[:-3])
+        xs = x.expand(*batch, S * S)
+        logits = self.decoder.logits(xs.reshape(-1, 1, S, S), self.h.expand(*batch, c, S, S).reshape(-1, c, S, S))
+        return -F.binary_cross_entropy_with_logits(logits.reshape(*batch, S * S), xs, reduction="none").sum(-1)
+
+    def sample(self, generator: torch.Generator | None = None) -> Tensor:
+        "Draws x ~ p(x|z), shape (..., D), pixel by pixel in raster order (D network passes)."
+        S, c = self.decoder.side, self.h.shape[-3]
+        h = self.h.reshape(-1, c, S, S)
+        x = torch.zeros(len(h), 1, S, S, device=h.device, dtype=h.dtype)
+        for i in range(S * S):
+            r, col = divmod(i, S)
+            p = torch.sigmoid(self.decoder.logits(x, h)[:, r * S + col])
+            x[:, 0, r, col] = torch.bernoulli(p, generator=generator)
+        return x.reshape(*self.h.shape[:-3], S * S)
+
+    @property
+    def mean(self):
+        raise ValueError("an autoregressive decoder has no per-pixel mean in closed form: draw images with `sample()` "
+                         "(or VAE.sample(n, mean=False))")
+
+class PixelCNNDecoder(nn.Module):
+    "z → the book's decoder MLP → a c×S×S feature map h → a masked gated PixelCNN on x → Bernoulli logits per pixel."
+    def __init__(self,
+                 z_dim: int, x_dim: int = 784,   # latent and data dimensions (x_dim = S², square images)
+                 depth: int = 5, width: int = 300, activation: str = "relu",   # the MLP from z to h
+                 layers: int = 3,                # gated masked convolutions (the first of type A, 7×7; then B, 3×3)
+                 channels: int = 32,             # their channels
+                 cond_channels: int = 4):        # channels c of h
+        super().__init__()
+        self.side = math.isqrt(x_dim)
+        if self.side ** 2 != x_dim: raise ValueError(f"a PixelCNN needs square images: x_dim must be a square, got {x_dim}")
+        if layers < 1 or channels < 1 or cond_channels < 1: raise ValueError(f"need layers, channels, cond_channels >= 1, got {layers}, {channels}, {cond_channels}")
+        self.z_dim, self.x_dim, self.cond_channels = z_dim, x_dim, cond_channels
+        self.net = mlp(z_dim, cond_channels * x_dim, depth, width, activation)
+        self.convs = nn.ModuleList([GatedMaskedConv(1, channels, cond_channels, 7, "A")] +
+                                   [GatedMaskedConv(channels, channels, cond_channels, 3, "B") for _ in range(layers - 1)])
+        self.out = nn.Conv2d(channels, 1, 1)
+
+    def logits(self, x_img: Tensor, h: Tensor) -> Tensor:
+        "Logits of p(x_i | x_<i, z) for every pixel, (N, D), from images (N, 1, S, S) and feature maps (N, c, S, S)."
+        a = x_img
+        for conv in self.convs: a = conv(a, h)
+        return _full(self.out(a)).flatten(1)
+
+    def forward(self, z: Tensor) -> AutoregressiveBernoulli:
+        h = _full(self.net(_check_input(z, self.z_dim, "z", "z_dim")))
+        return AutoregressiveBernoulli(self, h.reshape(*z.shape[:-1], self.cond_channels, self.side, self.side))
+
+class PixelVAE(VAE):
+    "The Gaussian encoder with a PixelCNN decoder (Gulrajani et al. 2017, in the book's MLP form)."
+    def reconstruct(self, x: Tensor) -> Tensor:
+        "A draw from p(x | z = μ(x)) (an autoregressive decoder has no mean image in closed form)."
+        return self.decode(self.encode(x).mean).sample()
+
+    def sample(self, n: int, mean: bool = False) -> Tensor:
+        "n images drawn from the model, pixel by pixel."
+        if mean: raise ValueError("an autoregressive decoder has no mean image in closed form; use mean=False")
+        return self.decode(self.prior_dist().sample((n,))).sample()
+
+def build_pixel_vae(x_dim: int = 784, z_dim: int = 40, depth: int = 5, width: int = 300, activation: str = "relu",
+                    layers: int = 3,        # gated masked convolutions of the decoder
+                    channels: int = 32,     # their channels
+                   ) -> PixelVAE:
+    "The paper's Gaussian MLP encoder and a PixelCNN decoder conditioned on z through the book's decoder MLP (binary pixels)."
+    return PixelVAE(GaussianEncoder(x_dim, z_dim, depth, width, activation),
+                    PixelCNNDecoder(z_dim, x_dim, depth, width, activation, layers, channels))

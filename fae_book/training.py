@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 import fae_book
 from .data import load_dataset, subset, train_batches, eval_batches, DATASET_PIXELS
 from .models import build_vae, unchecked_distributions, check_likelihood_fits
-from .baselines import build_iaf_vae
+from .baselines import build_iaf_vae, build_pixel_vae
 from .objectives import make_objective, kl_warmup
 from .fisher_shannon import gaussian_fs_coordinates, plot_fs_plane
 
@@ -33,7 +33,7 @@ __all__ = ['DamagedFileError', 'TrainConfig', 'resolve_device', 'provenance', 'a
 class DamagedFileError(ValueError):
     "A file of a run that cannot be read (truncated, empty, not JSON, not a checkpoint, from another version); the message names it."
 
-_MODELS = ("vae", "fae", "mae", "iaf")
+_MODELS = ("vae", "fae", "mae", "iaf", "pixelvae")
 _CHOICES = dict(reduction=("mean", "trace"), placement=("datapoint", "batch"), estimator=("exact", "sample"),
                 likelihood=("bernoulli", "gaussian", "logistic"), activation=("relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid", "softplus"),
                 precision=("float32", "bfloat16"))
@@ -41,7 +41,7 @@ _CHOICES = dict(reduction=("mean", "trace"), placement=("datapoint", "batch"), e
 @dataclass
 class TrainConfig:
     "Every setting of one training run; a run is reproducible from its `TrainConfig` alone."
-    model:str="vae"            # objective: "vae" (ELBO), "fae" (Fisher penalty), "mae" (mutual-information penalty), or "iaf" (ELBO of a VAE with an IAF posterior)
+    model:str="vae"            # objective: "vae" (ELBO), "fae" (Fisher penalty), "mae" (mutual-information penalty), "iaf" (ELBO, IAF posterior) or "pixelvae" (ELBO, PixelCNN decoder)
     lambda_z:float=1.0         # FAE: weight of the encoder Fisher penalty |tr J(z|x) - F_z|
     F_z:float=0.0              # FAE: target Fisher information of q(z|x), in the units of reduction (mean: AM of 1/sigma^2)
     lambda_x:float=0.0         # FAE: weight of the decoder Fisher penalty (needs a continuous likelihood)
@@ -53,6 +53,8 @@ class TrainConfig:
     M:float=0.0                # MAE: target mutual information (nats)
     flow_steps:int=2           # IAF: inverse autoregressive flow steps after the Gaussian encoder (chapter 08)
     flow_width:int=300         # IAF: hidden units of each flow step's masked network (MADE)
+    pixelcnn_layers:int=3      # PixelVAE: gated masked convolutions of the decoder (chapter 08)
+    pixelcnn_channels:int=32   # PixelVAE: channels of each of them
     z_dim:int=40               # latent dimension
     depth:int=5                # hidden layers of encoder and decoder
     width:int=300              # units per hidden layer
@@ -99,6 +101,10 @@ class TrainConfig:
         if self.depth < 0: raise ValueError(f"TrainConfig.depth must be >= 0, got {self.depth}.")
         if self.flow_steps < 0: raise ValueError(f"TrainConfig.flow_steps must be >= 0, got {self.flow_steps}.")
         if self.flow_width < 1: raise ValueError(f"TrainConfig.flow_width must be >= 1, got {self.flow_width}.")
+        for name in ("pixelcnn_layers", "pixelcnn_channels"):
+            if getattr(self, name) < 1: raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}.")
+        if self.model == "pixelvae" and self.likelihood != "bernoulli":
+            raise ValueError(f"TrainConfig: the PixelVAE's decoder is an autoregressive Bernoulli; it needs likelihood='bernoulli', got {self.likelihood!r}.")
         for name in ("z_dim", "width", "batch_size", "eval_batch_size", "max_epochs", "patience"):
             if getattr(self, name) < 1: raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}.")
         for name in ("n_train", "n_valid"):
@@ -243,11 +249,14 @@ def build_run(config:TrainConfig, x_dim:int, device:torch.device|str="cpu"):
     torch.manual_seed(config.seed)
     arch = dict(x_dim=x_dim, z_dim=config.z_dim, depth=config.depth, width=config.width,
                 activation=config.activation, likelihood=config.likelihood)
-    model = (build_iaf_vae(**arch, flow_steps=config.flow_steps, flow_width=config.flow_width) if config.model == "iaf"
-             else build_vae(**arch))
+    if config.model == "iaf": model = build_iaf_vae(**arch, flow_steps=config.flow_steps, flow_width=config.flow_width)
+    elif config.model == "pixelvae":
+        arch.pop("likelihood")
+        model = build_pixel_vae(**arch, layers=config.pixelcnn_layers, channels=config.pixelcnn_channels)
+    else: model = build_vae(**arch)
     kw = config.objective_kwargs()
     if config.model == "mae": kw.update(x_dim=x_dim, z_dim=config.z_dim)
-    objective = make_objective("vae" if config.model == "iaf" else config.model, **kw)
+    objective = make_objective("vae" if config.model in ("iaf", "pixelvae") else config.model, **kw)
     return model.to(device), objective.to(device)
 
 # %% ../nbs/06_training.ipynb #710d8a87
@@ -285,7 +294,13 @@ def _stack_key(config:TrainConfig, objective:nn.Module, epoch:int) -> tuple:
     "Members with equal keys share one vectorised program: same architecture, data, optimiser settings, objective structure and epoch."
     return (config.z_dim, config.depth, config.width, config.activation, config.likelihood, config.dataset, config.data_root,
             config.n_train, config.n_valid, config.lr, config.batch_size, config.eval_batch_size, config.device,
-            config.precision, objective.stack_key(), (config.flow_steps, config.flow_width) if config.model == "iaf" else None, epoch)
+            config.precision, objective.stack_key(), _architecture_key(config), epoch)
+
+def _architecture_key(config:TrainConfig) -> tuple|None:
+    "The settings of chapter 08's models that change the parameters' shapes (None for the Gaussian VAE's)."
+    if config.model == "iaf": return ("iaf", config.flow_steps, config.flow_width)
+    if config.model == "pixelvae": return ("pixelvae", config.pixelcnn_layers, config.pixelcnn_channels)
+    return None
 
 # %% ../nbs/06_training.ipynb #c09dbc46
 class Stack:

@@ -79,3 +79,18 @@ def test_cli_trains_an_iaf(tmp_path, capsys):
     assert cfg["model"] == "iaf" and cfg["flow_steps"] == 1
     assert main(["train", "--model", "iaf", "--flow-steps", "-1", "--out", str(tmp_path/"bad"), "--quiet"]) == 2   # a bad argument
     assert "flow_steps" in capsys.readouterr().err
+
+def test_pixelvae_config_and_stack(tmp_path):
+    with pytest.raises(ValueError, match="bernoulli"): TrainConfig(model="pixelvae", likelihood="gaussian", dataset="binarized_mnist")
+    with pytest.raises(ValueError, match="pixelcnn_layers"): TrainConfig(model="pixelvae", pixelcnn_layers=0)
+    tiny = {**TINY, "pixelcnn_layers": 2, "pixelcnn_channels": 4, "max_epochs": 2}
+    cfgs = [TrainConfig(model="pixelvae", seed=1, **tiny), TrainConfig(model="pixelvae", seed=2, **tiny)]
+    results = train_stack(cfgs, [tmp_path/"a", tmp_path/"b"], progress=False)
+    alone = train(cfgs[1], tmp_path/"solo", progress=False)
+    for p, q in zip(results[1].model.parameters(), alone.model.parameters()): torch.testing.assert_close(p, q, rtol=0, atol=2e-5)
+    x = (torch.rand(16, 784, generator=torch.Generator().manual_seed(0)) < 0.2).float()
+    torch.manual_seed(0)
+    log_p, elbo = importance_sampled_log_likelihood(alone.model, x, k=20)
+    assert torch.isfinite(log_p).all() and log_p.mean() >= elbo.mean()
+    with pytest.raises(ValueError, match="no mean image"): alone.model.sample(2, mean=True)
+    assert alone.model.sample(2).shape == (2, 784) and set(alone.model.sample(2).unique().tolist()) <= {0.0, 1.0}
