@@ -199,10 +199,23 @@ def encoder_mutual_information(model:nn.Module, # a VAE with a diagonal Gaussian
     # E KL(q(z|x)‖p) − KL(q(z)‖p) with both KLs estimated on the same z_i: the log p(z_i) cancel
     return float((log_q_own - log_q_agg).mean())
 
+def _point_code(q) -> Tensor:
+    "One code per point: the mean of a Gaussian posterior, or f(μ) for a flow posterior (chapter 08), which has no closed-form mean."
+    return q.location if hasattr(q, "location") else q.mean
+
+def _point_codes(model, x, batch_size):
+    "`_point_code` of every point of `x`, shape (N, z_dim), in eval mode without gradients."
+    device, dtype = _check_data(x, model)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return torch.cat([_point_code(model.encode(x[i:i + batch_size].to(device=device, dtype=dtype))) for i in range(0, len(x), batch_size)])
+    finally: model.train(was_training)
+
 def latent_activity(model:nn.Module, x:Tensor, batch_size:int=1000) -> Tensor:
-    "A_i = Cov_x(E_q[z_i]) for each latent dimension, shape (z_dim,)."
-    mu, _ = _encode_all(model, x, batch_size)
-    return mu.double().var(0).cpu()
+    "A_i = Cov_x(E_q[z_i]) for each latent dimension (for a flow posterior, the variance of its code f(μ)), shape (z_dim,)."
+    return _point_codes(model, x, batch_size).double().var(0).cpu()
 
 def active_units(model:nn.Module, # a VAE with a diagonal Gaussian encoder
                  x:Tensor,        # data points, shape (N, D)
@@ -225,7 +238,7 @@ def reconstruction_error(model:nn.Module, # a VAE
         with torch.no_grad():
             for i in range(0, len(x), batch_size):
                 xb = x[i:i + batch_size].to(device=device, dtype=dtype)
-                out.append(-model.decode(model.encode(xb).mean).log_prob(xb).cpu())
+                out.append(-model.decode(_point_code(model.encode(xb))).log_prob(xb).cpu())
     finally: model.train(was_training)
     return torch.cat(out)
 
@@ -239,16 +252,26 @@ def evaluate(model:nn.Module, # a VAE with a diagonal Gaussian encoder
              progress:bool=False, # progress bar over IS batches
              per_image:bool=False, # also return `per_image_nll`, the (N,) float64 numpy array of −log p̂(x) (for paired comparisons)
              importance:tuple|None=None, # `(log p̂, mean log w)` of these points computed already (e.g. for a stack of models); None: compute
+             fs_points:int=1000, # a posterior without closed-form coordinates (an IAF): estimate them on this many of the first points
             ) -> dict:
     "Test NLL (IS, k samples) ± s.e., −ELBO, FS coordinates, Stam ratio, mean σ², encoder MI, active units, reconstruction error."
     log_p, elbo = importance if importance is not None else importance_sampled_log_likelihood(model, x, k, batch_size, sample_chunk, progress)
-    fs = posterior_fs_coordinates(model, x)
-    _, log_var = _encode_all(model, x, 1000)
-    return dict(n_points=len(x), k=k, z_dim=fs.n,
+    device, dtype = _check_data(x, model)
+    with torch.no_grad(): gaussian = isinstance(getattr(model.encode(x[:1].to(device=device, dtype=dtype)), "base_dist", None), Normal)
+    if gaussian:
+        fs = posterior_fs_coordinates(model, x)
+        _, log_var = _encode_all(model, x, 1000)
+        coords = dict(z_dim=fs.n, N=fs.N_mean, trJ=fs.trJ_mean, stam_ratio=fs.stam_ratio, sigma2=float(log_var.exp().mean()),
+                      mutual_info=encoder_mutual_information(model, x) if len(x) > 1 else math.nan, fs_estimator="closed form")
+    else:                       # a flow posterior (chapter 08): Monte-Carlo coordinates on the first points; no σ², no minibatch MI
+        from fae_book.baselines import sampled_fs_coordinates
+        m = min(len(x), fs_points)
+        s = sampled_fs_coordinates(model, x[:m].to(device=device, dtype=dtype), samples=16, generator=torch.Generator().manual_seed(0))
+        coords = dict(z_dim=s["n"], N=float(s["N"].mean()), trJ=float(s["trJ"].mean()), stam_ratio=float((s["N"] * s["trJ"]).mean() / s["n"]),
+                      sigma2=math.nan, mutual_info=math.nan, fs_estimator=f"Monte Carlo, 16 draws for each of the first {m} points")
+    return dict(n_points=len(x), k=k, **coords,
                 nll=float(-log_p.mean()), nll_se=float(log_p.std() / math.sqrt(len(x))) if len(x) > 1 else math.nan,
-                neg_elbo=float(-elbo.mean()), N=fs.N_mean, trJ=fs.trJ_mean, stam_ratio=fs.stam_ratio,
-                sigma2=float(log_var.exp().mean()),
-                mutual_info=encoder_mutual_information(model, x) if len(x) > 1 else math.nan,
+                neg_elbo=float(-elbo.mean()),
                 active_units=active_units(model, x, threshold), reconstruction=float(reconstruction_error(model, x).mean()),
                 **(dict(per_image_nll=(-log_p).numpy()) if per_image else {}))
 

@@ -94,3 +94,16 @@ def test_pixelvae_config_and_stack(tmp_path):
     assert torch.isfinite(log_p).all() and log_p.mean() >= elbo.mean()
     with pytest.raises(ValueError, match="no mean image"): alone.model.sample(2, mean=True)
     assert alone.model.sample(2).shape == (2, 784) and set(alone.model.sample(2).unique().tolist()) <= {0.0, 1.0}
+
+def test_evaluate_a_flow_posterior():
+    from fae_book.evaluation import evaluate
+    torch.manual_seed(0)
+    model = _randomise(build_iaf_vae(x_dim=30, z_dim=4, depth=1, width=16, flow_steps=2, flow_width=16))
+    x = (torch.rand(40, 30) < 0.3).float()
+    res = evaluate(model, x, k=20, fs_points=25)
+    s = sampled_fs_coordinates(model, x[:25], samples=16, generator=torch.Generator().manual_seed(0))
+    assert res["N"] == pytest.approx(float(s["N"].mean()), rel=1e-6) and res["trJ"] == pytest.approx(float(s["trJ"].mean()), rel=1e-6)
+    assert math.isnan(res["sigma2"]) and math.isnan(res["mutual_info"]) and "Monte Carlo" in res["fs_estimator"]
+    with torch.no_grad(): direct = -model.decode(model.encode(x).location).log_prob(x).mean()
+    assert res["reconstruction"] == pytest.approx(float(direct), rel=1e-6)
+    assert res["nll"] <= res["neg_elbo"]
