@@ -26,7 +26,7 @@ from .training import (TrainConfig, train, train_stack, load_run, read_metrics, 
 from .evaluation import evaluate, plot_models_fs_plane, stacked_importance_sampled_log_likelihood
 
 # %% ../nbs/10_cli.ipynb #9db04bf0
-from .experiments import PAPER_TABLE1, TABLE1_MODELS, PROFILES, MODEL_COLOURS, run_folder   # the experiments of chapter 09
+from .experiments import PAPER_TABLE1, TABLE1_MODELS, BASELINE_MODELS, PROFILES, MODEL_COLOURS, run_folder   # the experiments of chapter 09
 
 # %% ../nbs/10_cli.ipynb #3f45b640
 class CLIError(Exception):
@@ -217,7 +217,7 @@ def _markdown_table(rows: list, profile: str, k: int, n_images: int, overrides: 
 
 def reproduce(out_dir="reproduce_results", # results folder (created; runs resume from it)
               profile: str = "quick", # "quick" (about 10 min on 2 CPU cores) or "paper" (the paper's settings)
-              models: list | None = None, # names from TABLE1_MODELS (None: all five)
+              models: list | None = None, # names from TABLE1_MODELS or BASELINE_MODELS (None: the five of TABLE1_MODELS)
               k: int | None = None, # importance samples (None: the profile's)
               n_test: int | None = None, # test images for the NLL (None: the profile's)
               seeds: list | None = None, # one run per model and seed (None: the profile's; the released code's seed is 14)
@@ -230,9 +230,10 @@ def reproduce(out_dir="reproduce_results", # results folder (created; runs resum
              ) -> dict:
     "Train the Table 1 models × seeds as one stack, evaluate each best state, tabulate next to the paper; table, JSON and figures in `out_dir`."
     if profile not in PROFILES: raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
+    rows_known = {**TABLE1_MODELS, **BASELINE_MODELS}
     names = list(TABLE1_MODELS) if models is None else list(models)
-    unknown = [m for m in names if m not in TABLE1_MODELS]
-    if unknown: raise ValueError(f"unknown model(s) {unknown}; choose from {list(TABLE1_MODELS)}")
+    unknown = [m for m in names if m not in rows_known]
+    if unknown: raise ValueError(f"unknown model(s) {unknown}; choose from {list(rows_known)}")
     prof = PROFILES[profile]
     interim = prof.get("interim") if k is None and n_test is None else None    # explicit --k/--n-test apply to every model
     k = prof["k"] if k is None else k
@@ -242,7 +243,7 @@ def reproduce(out_dir="reproduce_results", # results folder (created; runs resum
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     members = [(name, seed) for name in names for seed in seeds]
-    configs = [TrainConfig(**{**TABLE1_MODELS[n], **prof["train"], "seed": s, "device": device, **(overrides or {})}) for n, s in members]
+    configs = [TrainConfig(**{**rows_known[n], **prof["train"], "seed": s, "device": device, **(overrides or {})}) for n, s in members]
     dirs = [out / "runs" / run_folder(n, s) for n, s in members]
     log(f"[{time.time() - t0:6.0f}s] training {len(members)} models as one stack -> {out / 'runs'}"
         + (f" (time limit {time_limit / 60:g} min)" if time_limit else ""))
@@ -250,11 +251,13 @@ def reproduce(out_dir="reproduce_results", # results folder (created; runs resum
     plan = [(interim["k"], interim["n_test"]) if interim and res.stopped_reason == "time_limit" else (k, n_test) for res in results]
     precomputed = {}
     if stack_evaluation if stack_evaluation is not None else resolve_device(device).type == "cuda":
-        for kk, nn in dict.fromkeys(plan):                 # one vectorised IS pass per evaluation setting (same architecture: one profile)
-            todo = [d for d, p in zip(dirs, plan) if p == (kk, nn) and _cached_evaluation(d, kk, nn, "test") is None]
-            if todo:
-                log(f"[{time.time() - t0:6.0f}s] importance sampling of {len(todo)} models as one stack (K = {kk}, {nn or 'all'} test images)")
-                precomputed.update(zip(todo, stacked_importance(todo, kk, nn, progress=progress)))
+        arch = {d: rows_known[n]["model"] if rows_known[n]["model"] in ("iaf", "pixelvae") else "mlp" for (n, _), d in zip(members, dirs)}
+        for kk, nn in dict.fromkeys(plan):                 # one vectorised IS pass per evaluation setting and architecture
+            for a in dict.fromkeys(arch.values()):
+                todo = [d for d, p in zip(dirs, plan) if p == (kk, nn) and arch[d] == a and _cached_evaluation(d, kk, nn, "test") is None]
+                if todo:
+                    log(f"[{time.time() - t0:6.0f}s] importance sampling of {len(todo)} models as one stack (K = {kk}, {nn or 'all'} test images)")
+                    precomputed.update(zip(todo, stacked_importance(todo, kk, nn, progress=progress)))
     rows = []
     for (name, seed), d, (kk, nn) in zip(members, dirs, plan):
         log(f"[{time.time() - t0:6.0f}s] evaluating {name}, seed {seed} (K = {kk}, {nn or 'all'} test images)")
@@ -282,10 +285,12 @@ def _figures(out: Path, table: list, histories: dict, folders: dict):
     ax = plot_fs_plane({r["model"]: (r["N"], r["trJ"]) for r in table}, n=z_dim, colors=MODEL_COLOURS)
     ax.set_title(f"Posteriors in the Fisher–Shannon plane (n = {z_dim})")
     ax.figure.savefig(out / "fs_plane.png", dpi=120, bbox_inches="tight"); plt.close(ax.figure)
-    traj = next((n for n in ("FAE(F=20)", "FAE(F=0)") if n in histories), next(iter(histories)))
-    ax = plot_fs_trajectory(histories[traj], z_dim)
-    ax.set_title(f"{traj}: validation posterior during training")
-    ax.figure.savefig(out / "trajectory.png", dpi=120, bbox_inches="tight"); plt.close(ax.figure)
+    closed = [n for n, h in histories.items() if h and h[-1]["valid"].get("trJ") is not None]   # an IAF's trajectory has no closed form
+    traj = next((n for n in ("FAE(F=20)", "FAE(F=0)") if n in closed), closed[0] if closed else None)
+    if traj is not None:
+        ax = plot_fs_trajectory(histories[traj], z_dim)
+        ax.set_title(f"{traj}: validation posterior during training")
+        ax.figure.savefig(out / "trajectory.png", dpi=120, bbox_inches="tight"); plt.close(ax.figure)
     fig = plot_reconstructions(folders)
     fig.savefig(out / "reconstructions.png", dpi=120, bbox_inches="tight"); plt.close(fig)
 
@@ -389,8 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--profile", choices=sorted(PROFILES), default="quick",
                    help="quick (8 epochs, K=200 on 2000 test images, one seed) or paper (warm-up 100, patience 50, at most 2000 epochs, K=5000 on all test images, 3 seeds) (default: %(default)s)")
     r.add_argument("--out", default="reproduce_results", help="results folder (default: %(default)s)")
-    r.add_argument("--models", nargs="+", choices=list(TABLE1_MODELS), default=None, metavar="MODEL",
-                   help=f"subset of {', '.join(TABLE1_MODELS)} (default: all)")
+    r.add_argument("--models", nargs="+", choices=list(TABLE1_MODELS) + list(BASELINE_MODELS), default=None, metavar="MODEL",
+                   help=f"any of {', '.join(TABLE1_MODELS)} (default: these five) and chapter 08's {', '.join(BASELINE_MODELS)} "
+                        "(on request: a PixelVAE step costs about 30 MLP-VAE steps on a CPU)")
     r.add_argument("--k", type=_positive_int, default=None, help="importance samples (default: the profile's)")
     r.add_argument("--n-test", type=_positive_int, default=None, help="test images for the NLL (default: the profile's)")
     r.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",

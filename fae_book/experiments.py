@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 
 # %% auto #0
-__all__ = ['PAPER_TABLE1', 'TABLE1_MODELS', 'PROFILES', 'MODEL_COLOURS', 'PAPER_COMPARISONS', 'run_folder', 'table1_verdict',
-           'ordering_verdict', 'knn_probe_accuracy', 'probe_run', 'precision_comparison']
+__all__ = ['PAPER_TABLE1', 'TABLE1_MODELS', 'BASELINE_MODELS', 'PROFILES', 'MODEL_COLOURS', 'PAPER_COMPARISONS', 'run_folder',
+           'table1_verdict', 'ordering_verdict', 'knn_probe_accuracy', 'probe_run', 'precision_comparison']
 
 # %% ../nbs/09_reproduction.ipynb #c5cb1191
 PAPER_TABLE1 = {"VAE": 85.56, "FAE(F=0)": 83.2, "FAE(F=20)": 79.30, "MAE(M=0)": 81.58, "MAE(M=10)": 80.86,
@@ -22,6 +22,11 @@ TABLE1_MODELS = {
     "FAE(F=20)": dict(model="fae", lambda_z=1.0, F_z=20.0),
     "MAE(M=0)": dict(model="mae", C=1.0, M=0.0),
     "MAE(M=10)": dict(model="mae", C=1.0, M=10.0),
+}
+
+BASELINE_MODELS = {   # chapter 08's models: rows of `reproduce` on request (`--models IAF PixelVAE`), not by default
+    "IAF": dict(model="iaf", flow_steps=2, flow_width=300),
+    "PixelVAE": dict(model="pixelvae", pixelcnn_layers=3, pixelcnn_channels=32),   # a step costs ~30 MLP-VAE steps
 }
 
 PROFILES = {

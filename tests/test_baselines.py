@@ -107,3 +107,15 @@ def test_evaluate_a_flow_posterior():
     with torch.no_grad(): direct = -model.decode(model.encode(x).location).log_prob(x).mean()
     assert res["reconstruction"] == pytest.approx(float(direct), rel=1e-6)
     assert res["nll"] <= res["neg_elbo"]
+
+def test_reproduce_takes_the_baselines_as_rows(tmp_path):
+    from fae_book.cli import reproduce
+    tiny = dict(n_train=200, n_valid=50, z_dim=2, depth=1, width=8, max_epochs=1, warmup_epochs=1, flow_width=8,
+                pixelcnn_layers=1, pixelcnn_channels=4, eval_batch_size=50)
+    summary = reproduce(tmp_path/"r", models=["VAE", "IAF", "PixelVAE"], k=5, n_test=20, progress=False, log=lambda *_: None,
+                        overrides=tiny, stack_evaluation=True)        # the vectorised IS pass, one stack per architecture
+    rows = {r["model"]: r for r in summary["models"]}
+    assert set(rows) == {"VAE", "IAF", "PixelVAE"} and all(math.isfinite(r["nll"]) for r in rows.values())
+    assert rows["IAF"]["fs_estimator"].startswith("Monte Carlo") and rows["PixelVAE"]["fs_estimator"] == "closed form"
+    assert (tmp_path/"r"/"runs"/"pixelvae-s14"/"config.json").exists() and (tmp_path/"r"/"fs_plane.png").exists()
+    assert "PixelVAE" in (tmp_path/"r"/"table.md").read_text()
