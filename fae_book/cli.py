@@ -230,8 +230,8 @@ def reproduce(out_dir="reproduce_results", # results folder (created; runs resum
              ) -> dict:
     "Train the Table 1 models × seeds as one stack, evaluate each best state, tabulate next to the paper; table, JSON and figures in `out_dir`."
     if profile not in PROFILES: raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
-    rows_known = {**TABLE1_MODELS, **BASELINE_MODELS}
-    names = list(TABLE1_MODELS) if models is None else list(models)
+    rows_known = PROFILES[profile].get("rows") or {**TABLE1_MODELS, **BASELINE_MODELS}
+    names = list(PROFILES[profile].get("rows") or TABLE1_MODELS) if models is None else list(models)
     unknown = [m for m in names if m not in rows_known]
     if unknown: raise ValueError(f"unknown model(s) {unknown}; choose from {list(rows_known)}")
     prof = PROFILES[profile]
@@ -243,7 +243,7 @@ def reproduce(out_dir="reproduce_results", # results folder (created; runs resum
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     members = [(name, seed) for name in names for seed in seeds]
-    configs = [TrainConfig(**{**rows_known[n], **prof["train"], "seed": s, "device": device, **(overrides or {})}) for n, s in members]
+    configs = [TrainConfig(**{**prof["train"], **rows_known[n], "seed": s, "device": device, **(overrides or {})}) for n, s in members]
     dirs = [out / "runs" / run_folder(n, s) for n, s in members]
     log(f"[{time.time() - t0:6.0f}s] training {len(members)} models as one stack -> {out / 'runs'}"
         + (f" (time limit {time_limit / 60:g} min)" if time_limit else ""))
@@ -392,9 +392,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--n-test", type=_positive_int, default=1000, help="test images whose posteriors are averaged (default: %(default)s)")
     r = sub.add_parser("reproduce", help="Table 1 models: train, evaluate, tabulate next to the paper, plot")
     r.add_argument("--profile", choices=sorted(PROFILES), default="quick",
-                   help="quick (8 epochs, K=200 on 2000 test images, one seed) or paper (warm-up 100, patience 50, at most 2000 epochs, K=5000 on all test images, 3 seeds) (default: %(default)s)")
+                   help="; ".join(f"{name}: {p['about']}" for name, p in PROFILES.items()) + " (default: %(default)s)")
     r.add_argument("--out", default="reproduce_results", help="results folder (default: %(default)s)")
-    r.add_argument("--models", nargs="+", choices=list(TABLE1_MODELS) + list(BASELINE_MODELS), default=None, metavar="MODEL",
+    r.add_argument("--models", nargs="+", choices=list(dict.fromkeys([*TABLE1_MODELS, *BASELINE_MODELS, *(n for p in PROFILES.values() for n in p.get("rows", {}))])),
+                   default=None, metavar="MODEL",
                    help=f"any of {', '.join(TABLE1_MODELS)} (default: these five) and chapter 08's {', '.join(BASELINE_MODELS)} "
                         "(on request: a PixelVAE step costs about 30 MLP-VAE steps on a CPU)")
     r.add_argument("--k", type=_positive_int, default=None, help="importance samples (default: the profile's)")

@@ -48,3 +48,23 @@ def test_probe_run_stores_its_accuracy_with_the_weights_it_used(tmp_path):
     assert 0.2 < r["accuracy"] <= 1 and r["n_train"] == 50000 and r["n_test"] == 10000
     stored = json.loads((tmp_path / "probe_knn.json").read_text())
     assert stored["accuracy"] == r["accuracy"] and stored["weights_sha256"] == hashlib.sha256((tmp_path / "best.pt").read_bytes()).hexdigest()
+
+def test_profiles_with_their_own_rows_build_valid_configs():
+    from fae_book.experiments import PROFILES
+    from fae_book.training import TrainConfig
+    for name in ("figure2", "ablations"):
+        prof = PROFILES[name]
+        folders = [run_folder(n, 14) for n in prof["rows"]]
+        assert len(set(folders)) == len(folders) and all("/" not in f and " " not in f for f in folders)
+        for row, hyper in prof["rows"].items():
+            cfg = TrainConfig(**{**prof["train"], **hyper})
+            for key, value in hyper.items(): assert getattr(cfg, key) == value, (row, key)   # the row's choice wins over the schedule
+    assert {TrainConfig(**{**PROFILES["ablations"]["train"], **h}).warmup_epochs for h in PROFILES["ablations"]["rows"].values()} == {0, 10, 100}
+    assert sorted(h["F_z"] for h in PROFILES["figure2"]["rows"].values()) == [0, 2, 5, 10, 15, 20]
+
+def test_reproduce_runs_a_profile_of_rows(tmp_path):
+    from fae_book.cli import reproduce
+    tiny = dict(n_train=100, n_valid=50, depth=1, width=8, max_epochs=1, warmup_epochs=1, eval_batch_size=50)
+    s = reproduce(tmp_path/"f2", profile="figure2", seeds=[14], k=3, n_test=10, progress=False, log=lambda *_: None, overrides=tiny)
+    assert [r["model"] for r in s["models"]] == list(__import__("fae_book.experiments", fromlist=["x"]).PROFILES["figure2"]["rows"])
+    assert all(r["z_dim"] == 10 for r in s["models"]) and (tmp_path/"f2"/"runs"/"fae_f20-z10-s14"/"config.json").exists()
