@@ -38,6 +38,7 @@ ABLATION_MODELS = {   # one choice the paper leaves open varied at a time from t
     "VAE": dict(model="vae"),
     "VAE, warm-up 10": dict(model="vae", warmup_epochs=10),
     "VAE, no warm-up": dict(model="vae", warmup_epochs=0),
+    "VAE, stopping at the current β": dict(model="vae", early_stopping="current_beta"),   # patience watches the warm-up loss
     "VAE, dynamic binarization": dict(model="vae", dataset="dynamic_mnist"),   # MNIST grey levels: mnist.npz under $FAE_BOOK_DATA
     "FAE(F=20)": dict(model="fae", lambda_z=1.0, F_z=20.0),
     "FAE(F=20), trace units": dict(model="fae", lambda_z=1.0, F_z=800.0, reduction="trace"),   # the same target, Eq. 7's units
@@ -55,7 +56,7 @@ PROFILES = {
     "figure2": dict(train=_PAPER_SCHEDULE, k=1000, n_test=1000, seeds=(14, 15, 16), rows=FIGURE2_MODELS,
                     about="the paper's Fig. 2: FAE with z=10 for F in 0, 2, 5, 10, 15, 20, 3 seeds, paper schedule, K=1000 on 1000 images"),
     "ablations": dict(train=_PAPER_SCHEDULE, k=1000, n_test=1000, seeds=(14, 15), rows=ABLATION_MODELS,
-                      about="one choice at a time (warm-up, binarization, FAE units and placement, lambda_z) from the paper-schedule "
+                      about="one choice at a time (warm-up, what early stopping watches, binarization, FAE units and placement, lambda_z) from the paper-schedule "
                             "VAE and FAE(F=20), 2 seeds, K=1000 on 1000 images; dynamic binarization needs FAE_BOOK_DATA with mnist.npz"),
 }
 
@@ -65,7 +66,7 @@ MODEL_COLOURS = {"VAE": "C0", "FAE(F=0)": "C1", "FAE(F=20)": "C2", "MAE(M=0)": "
 PAPER_COMPARISONS = [("FAE(F=20)", "VAE"), ("FAE(F=0)", "VAE"), ("FAE(F=20)", "FAE(F=0)"), ("MAE(M=10)", "MAE(M=0)"), ("MAE(M=10)", "VAE")]
 
 def _slug(name: str) -> str:
-    return (name.lower().replace("λ", "lambda").replace(", ", "-").replace(" ", "_").replace("(", "_").replace(")", "").replace("=", ""))
+    return (name.lower().replace("λ", "lambda").replace("β", "beta").replace(", ", "-").replace(" ", "_").replace("(", "_").replace(")", "").replace("=", ""))
 
 def run_folder(name: str, seed: int) -> str:
     "The folder of model `name` with `seed` under a results folder's `runs/`, e.g. `fae_f20-s14`."

@@ -36,7 +36,7 @@ class DamagedFileError(ValueError):
 _MODELS = ("vae", "fae", "mae", "iaf", "pixelvae")
 _CHOICES = dict(reduction=("mean", "trace"), placement=("datapoint", "batch"), estimator=("exact", "sample"),
                 likelihood=("bernoulli", "gaussian", "logistic"), activation=("relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid", "softplus"),
-                precision=("float32", "bfloat16"))
+                precision=("float32", "bfloat16"), early_stopping=("elbo", "current_beta"))
 
 @dataclass
 class TrainConfig:
@@ -70,6 +70,7 @@ class TrainConfig:
     max_epochs:int=2000        # stop after this many epochs
     warmup_epochs:int=100      # KL weight rises linearly over this many epochs (0: no warm-up)
     patience:int=50            # stop when the validation loss has not improved for this many epochs
+    early_stopping:str="elbo"  # what patience watches: "elbo" (validation −ELBO at β = 1, plus the penalty) or "current_beta" (at the epoch's warm-up β)
     seed:int=14                # seeds initialisation, data order, binarisation and sampling noise
     device:str="auto"          # "auto" (CUDA when present), "cpu" or "cuda[:i]"
     precision:str="float32"    # "float32", or "bfloat16" autocast of the matrix products (GPUs; CPUs with avx512_bf16 or AMX)
@@ -482,9 +483,15 @@ def _stack_epoch(stack:Stack, runs:list, data, epoch:int, device, on_batch) -> l
         n += x.shape[1]
         if on_batch is not None: on_batch(epoch, step, terms, stack)
     vacc, nv = {}, 0
+    watch_beta = [r.config.early_stopping == "current_beta" for r in runs]
+    beta_stop = torch.tensor([k if w else 1.0 for k, w in zip(kl, watch_beta)], device=device)
     for xb in eval_batches(data.valid, cfg.eval_batch_size):
         terms = stack.validation_terms(xb, _noise(runs, objective, len(xb), cfg.z_dim, device))
-        terms.update(neg_elbo=-terms["elbo"], criterion=-terms["elbo"] + terms["penalty"])
+        criterion = -terms["elbo"] + terms["penalty"]
+        if any(watch_beta):                               # −(log p(x|z) − β·KL) + penalty for the members that watch the current β
+            current = -terms["reconstruction"] + beta_stop * terms["kl"] + terms["penalty"]
+            criterion = torch.where(torch.tensor(watch_beta, device=device), current, criterion)
+        terms.update(neg_elbo=-terms["elbo"], criterion=criterion)
         for k, v in terms.items(): vacc[k] = vacc.get(k, 0.) + v * len(xb)
         nv += len(xb)
     train_terms = {k: (v / n).tolist() for k, v in acc.items()}          # one host sync per epoch, not per step

@@ -55,7 +55,7 @@ def test_profiles_with_their_own_rows_build_valid_configs():
     for name in ("figure2", "ablations"):
         prof = PROFILES[name]
         folders = [run_folder(n, 14) for n in prof["rows"]]
-        assert len(set(folders)) == len(folders) and all("/" not in f and " " not in f for f in folders)
+        assert len(set(folders)) == len(folders) and all(f.isascii() and "/" not in f and " " not in f for f in folders)
         for row, hyper in prof["rows"].items():
             cfg = TrainConfig(**{**prof["train"], **hyper})
             for key, value in hyper.items(): assert getattr(cfg, key) == value, (row, key)   # the row's choice wins over the schedule

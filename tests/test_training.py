@@ -135,3 +135,19 @@ def test_atomic_save_leaves_old_file_on_failure(tmp_path):
     with pytest.raises(RuntimeError): atomic_save({"b": Bad()}, tmp_path/"x.pt")
     assert torch.equal(torch.load(tmp_path/"x.pt", weights_only=True)["a"], torch.ones(2))
     assert [p.name for p in tmp_path.iterdir()] == ["x.pt"]
+
+def test_early_stopping_can_watch_the_current_beta(tmp_path):
+    "Patience watches the validation -ELBO at beta = 1 by default, or -(log p(x|z) - beta_t KL) + penalty at the epoch's warm-up weight."
+    cfgs = [TrainConfig(model="fae", F_z=5., seed=3, **{**TINY, "warmup_epochs": 3}),
+            TrainConfig(model="fae", F_z=5., seed=3, early_stopping="current_beta", **{**TINY, "warmup_epochs": 3})]
+    a, b = training.train_stack(cfgs, [tmp_path/"a", tmp_path/"b"], progress=False)      # one stack: the members differ only in what they watch
+    for ha, hb in zip(a.history, b.history):
+        va, vb = ha["valid"], hb["valid"]
+        assert va == pytest.approx({**vb, "criterion": va["criterion"]}, rel=1e-6, nan_ok=True)   # same training: the watching changes nothing else
+        assert va["criterion"] == pytest.approx(va["neg_elbo"] + va["penalty"], rel=1e-6)
+        expected = -vb["reconstruction"] + hb["kl_weight"] * vb["kl"] + vb["penalty"]
+        assert vb["criterion"] == pytest.approx(expected, rel=1e-5)
+    h0a, h0b = a.history[0], b.history[0]
+    assert h0b["kl_weight"] == 0 and h0a["valid"]["criterion"] - h0b["valid"]["criterion"] == pytest.approx(h0a["valid"]["kl"], rel=1e-4)
+    assert h0a["valid"]["kl"] > 0.1                                                        # ... so the two criteria really differ at beta = 0
+    with pytest.raises(ValueError, match="early_stopping"): TrainConfig(early_stopping="train_loss")
