@@ -412,7 +412,7 @@ def plot_fs_plane(points:dict|None=None, # name -> (N, trJ), drawn as labelled m
         lo, hi = max(xlim[0], c / ylim[1]), min(xlim[1], c / ylim[0])  # visible part of the curve
         if lo < hi and not bold:
             xm = lo ** 0.3 * hi ** 0.7  # 70% along the visible part: away from the crowded upper left
-            ax.text(xm, c / xm, f"K={K:g}", fontsize=7, color="0.3", ha="center", va="center",
+            ax.text(xm, c / xm, f"N·trJ={K:g}n", fontsize=7, color="0.3", ha="center", va="center",
                     bbox=dict(fc="white", ec="none", alpha=0.8, pad=0.5))
     colors = dict(colors or {})
     for i, (name, (pN, pJ)) in enumerate(pts.items()):
