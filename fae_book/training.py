@@ -312,7 +312,10 @@ class Stack:
         self.names = [n for n, _ in members[0].named_parameters()]
         self.state_keys = list(members[0].state_dict().keys())
         self.template = copy.deepcopy(members[0]).to("meta")
-        self.params = {n: torch.stack([dict(m.named_parameters())[n].detach() for m in members]).to(device).requires_grad_()
+        # Under vmap the weight gradient of a linear layer comes out as the transpose of the (out, in) layout and costs a copy
+        # per layer and step; stored as (M, in, out) it needs none. A stack of one runs without vmap and keeps the layout.
+        self.transposed = {n for n, p in members[0].named_parameters() if p.dim() == 2} if len(members) > 1 else set()
+        self.params = {n: self._to_storage(n, torch.stack([dict(m.named_parameters())[n].detach() for m in members])).to(device).requires_grad_()
                        for n in self.names}
         self.buffers = {n: torch.stack([dict(m.named_buffers())[n] for m in members]).to(device)
                         for n, _ in members[0].named_buffers()}
@@ -326,16 +329,24 @@ class Stack:
                 st = [s["state"][j] for s in optimizer_states]
                 self.optimizer.state[self.params[n]] = dict(
                     step=torch.tensor(float(st[0]["step"]), dtype=torch.float32, device=device if _fused_adam_ok(device) else "cpu"),
-                    exp_avg=torch.stack([s["exp_avg"] for s in st]).to(device),
-                    exp_avg_sq=torch.stack([s["exp_avg_sq"] for s in st]).to(device))
+                    exp_avg=self._to_storage(n, torch.stack([s["exp_avg"] for s in st])).to(device),
+                    exp_avg_sq=self._to_storage(n, torch.stack([s["exp_avg_sq"] for s in st])).to(device))
         self._call = lambda p, b, x, noise, w, validation: functional_call(self.template, (p, b), (x, noise, w, validation))
         self._train_fn = torch.func.vmap(lambda p, b, x, n, w: self._call(p, b, x, n, w, False))
         self._valid_fn = torch.func.vmap(lambda p, b, x, n: self._call(p, b, x, n, 1.0, True), in_dims=(0, 0, None, 0))
 
+    def _to_storage(self, name:str, t:Tensor) -> Tensor:
+        "A stacked tensor (M, *shape) in the member's layout, as the stack stores it: weight matrices transposed, contiguous."
+        return t.transpose(-1, -2).contiguous() if name in self.transposed else t
+
+    def module_params(self) -> dict:
+        "The stacked parameters in the members' own layout (M, *shape): views of the stored tensors, through which gradients flow."
+        return {n: p.transpose(-1, -2) if n in self.transposed else p for n, p in self.params.items()}
+
     def _single(self, x, noise, w, validation):
         "A stack of one runs without `vmap` (its batching rules cost a quarter of a small model's step) on views of member 0."
         first = lambda d: {k: v[0] for k, v in d.items()}
-        out = self._call(first(self.params), first(self.buffers), x if validation else x[0], first(noise),
+        out = self._call(first(self.module_params()), first(self.buffers), x if validation else x[0], first(noise),
                          1.0 if validation else w[0], validation)
         return {k: v[None] for k, v in out.items()}
 
@@ -347,7 +358,7 @@ class Stack:
         self.template.train()
         with self._autocast(), unchecked_distributions():
             terms = (self._single(x, noise, kl_weight, False) if self.size == 1 else
-                     self._train_fn(self.params, self.buffers, x, noise, kl_weight))
+                     self._train_fn(self.module_params(), self.buffers, x, noise, kl_weight))
         self.optimizer.zero_grad(set_to_none=True)
         terms["loss"].sum().backward()                   # the members' losses are independent: each gradient is its own
         self.optimizer.step()
@@ -358,12 +369,12 @@ class Stack:
         "Loss terms at kl weight 1 and the posterior's FS coordinates of every member on the same batch `x` (B, D), in float32."
         self.template.eval()
         with unchecked_distributions():
-            return self._single(x, noise, None, True) if self.size == 1 else self._valid_fn(self.params, self.buffers, x, noise)
+            return self._single(x, noise, None, True) if self.size == 1 else self._valid_fn(self.module_params(), self.buffers, x, noise)
 
     def member_state(self, i:int) -> dict:
-        "Member `i`'s `state_dict` (as `Member.state_dict()` would give it), detached copies on the CPU."
-        both = {**self.params, **self.buffers}
-        return {k: both[k][i].detach().cpu().clone() for k in self.state_keys}
+        "Member `i`'s `state_dict` (as `Member.state_dict()` would give it), detached contiguous copies on the CPU."
+        both = {**self.module_params(), **self.buffers}
+        return {k: both[k][i].detach().cpu().clone(memory_format=torch.contiguous_format) for k in self.state_keys}
 
     def optimizer_state(self, i:int) -> dict:
         "Member `i`'s Adam state in the format of `torch.optim.Adam.state_dict()`, as a run trained alone would save it."
@@ -371,8 +382,9 @@ class Stack:
         state = {}
         for j, n in enumerate(self.names):
             s = self.optimizer.state.get(self.params[n])
-            if s: state[j] = dict(step=s["step"].detach().cpu().clone(), exp_avg=s["exp_avg"][i].detach().cpu().clone(),
-                                  exp_avg_sq=s["exp_avg_sq"][i].detach().cpu().clone())
+            layout = (lambda t: t.transpose(-1, -2)) if n in self.transposed else (lambda t: t)
+            copy_of = lambda t: layout(t[i]).detach().cpu().clone(memory_format=torch.contiguous_format)
+            if s: state[j] = dict(step=s["step"].detach().cpu().clone(), exp_avg=copy_of(s["exp_avg"]), exp_avg_sq=copy_of(s["exp_avg_sq"]))
         return dict(state=state, param_groups=[dict(group, params=list(range(len(self.names))))])
 
     def keep(self, idx:list):
