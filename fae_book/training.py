@@ -438,6 +438,7 @@ class _Run:
     "One member's host-side state: its config, folder, generators and early-stopping bookkeeping."
     config:TrainConfig; out:Path; member:Member|None; optimizer_state:dict|None
     data_gen:torch.Generator; noise_gen:torch.Generator; st:dict; x_dim:int; resumed_from:int|None=None
+    changed:dict|None=None   # resumable settings that differ from config.json: {name: [before, after]}
     @property
     def paths(self): return self.out/"checkpoint.pt", self.out/"best.pt", self.out/"metrics.jsonl"
 
@@ -450,8 +451,10 @@ def _open_run(config:TrainConfig, out_dir, resume:bool, data, device) -> _Run:
     if ckpt_path.exists() and not resume:
         raise FileExistsError(f"{out} already holds a run; pass resume=True to continue it, or choose another out_dir.")
     if ckpt_path.exists():
-        diff = _config_diff(TrainConfig.from_json(out/"config.json"), config)
+        saved = TrainConfig.from_json(out/"config.json")
+        diff = _config_diff(saved, config)
         if diff: raise ValueError(f"Cannot resume {out} with a different configuration ({'; '.join(diff)}); use another out_dir.")
+        changed = {f: [getattr(saved, f), getattr(config, f)] for f in _RESUMABLE if getattr(saved, f) != getattr(config, f)}
     check_likelihood_fits(config.likelihood, data.kind, what=f"the data of {out}")
     x_dim = data.train.shape[1]
     model, objective = build_run(config, x_dim, device)     # seeds the initialisation with config.seed
@@ -474,7 +477,7 @@ def _open_run(config:TrainConfig, out_dir, resume:bool, data, device) -> _Run:
         atomic_write_text(json.dumps({**asdict(config), "provenance": provenance(device)}, indent=1), out/"config.json")
         atomic_write_text("", metrics_path)
     return _Run(config, out, Member(model, objective), opt_state, data_gen, noise_gen, st, x_dim,
-                resumed_from=st["epoch"] if ckpt_path.exists() else None)
+                resumed_from=st["epoch"] if ckpt_path.exists() else None, changed=changed if ckpt_path.exists() else None)
 
 def _noise(runs:list, objective:nn.Module, batch:int, z_dim:int, device) -> dict:
     "Each member's standard normal draws for one step, from its own generator, stacked on a leading member axis."
@@ -530,8 +533,12 @@ def _save_epoch(run:_Run, stack:Stack, i:int, record:dict):
     with open(metrics_path, "a") as f: f.write(_json_line(record))
     if run.resumed_from is not None:          # the first epoch trained after a resumption: record who trained on, and from where
         device = next(iter(stack.params.values())).device
-        with open(run.out/"resumed.jsonl", "a") as f: f.write(_json_line(dict(from_epoch=run.resumed_from, **provenance(device))))
-        run.resumed_from = None
+        if run.changed:                       # config.json says what the run trains with now; resumed.jsonl keeps the change
+            launched = json.loads((run.out/"config.json").read_text()).get("provenance")
+            atomic_write_text(json.dumps({**asdict(cfg), "provenance": launched}, indent=1), run.out/"config.json")
+        changed = dict(changed=run.changed) if run.changed else {}
+        with open(run.out/"resumed.jsonl", "a") as f: f.write(_json_line(dict(from_epoch=run.resumed_from, **changed, **provenance(device))))
+        run.resumed_from = run.changed = None
 
 def _group(runs:list) -> list:
     "Partition the active members into stacks of equal `_stack_key`; returns `[(Stack, runs)]`."

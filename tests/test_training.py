@@ -28,12 +28,19 @@ def test_resume_extends_to_the_same_result(reference, tmp_path):
     cfg, ref, ref_dir = reference
     first = train(replace(cfg, max_epochs=2), tmp_path, progress=False)
     assert first.stopped_reason == "max_epochs" and len(first.history) == 2
+    launched = json.loads((tmp_path/"config.json").read_text())["provenance"]
     second = train(cfg, tmp_path, resume=True, progress=False)
     _assert_same_params(_params(ref_dir/"checkpoint.pt"), _params(tmp_path/"checkpoint.pt"))
     _assert_same_params(_params(ref_dir/"best.pt"), _params(tmp_path/"best.pt"))
     strip = lambda hs: json.dumps([{k: v for k, v in h.items() if k != "seconds"} for h in hs])  # NaN-safe comparison
     assert len(second.history) == 4 and strip(second.history) == strip(ref.history)
     assert strip(read_metrics(tmp_path)) == strip(read_metrics(ref_dir))
+    # the run was launched with max_epochs=2 and continued to 4: config.json says what it trains with now, keeping the
+    # launch's provenance, and resumed.jsonl records the change (a config.json still saying 2 would misdescribe the run)
+    saved = json.loads((tmp_path/"config.json").read_text())
+    assert saved["max_epochs"] == 4 and saved["provenance"] == launched
+    resumed = [json.loads(l) for l in (tmp_path/"resumed.jsonl").read_text().splitlines()]
+    assert len(resumed) == 1 and resumed[0]["from_epoch"] == 2 and resumed[0]["changed"] == {"max_epochs": [2, 4]}
 
 def test_interrupt_mid_epoch_then_resume(reference, tmp_path):
     cfg, ref, ref_dir = reference
