@@ -25,3 +25,123 @@ def test_title_carries_the_chapter_number(nb):
     cells = json.loads(nb.read_text())["cells"]
     title = next("".join(c["source"]) for c in cells if c["cell_type"] == "markdown" and "".join(c["source"]).startswith("# "))
     assert title.startswith(f"# {nb.name[:2]} · "), title.splitlines()[0]
+
+
+# --- Rendering hazards and the chapter apparatus (review 3.2, 3.1, 5.5) ---------------------------
+import re
+
+from nbdev.doclinks import nbpath2html
+
+NBS_DIR = Path(__file__).resolve().parent.parent / "nbs"
+ALL_NBS = sorted(NBS_DIR.glob("*.ipynb"))  # the chapters plus index and notation: all render as pages
+
+
+def _markdown(nb):
+    "(index, source) of every markdown cell of the notebook dict `nb`."
+    return [(i, "".join(c["source"])) for i, c in enumerate(nb["cells"]) if c["cell_type"] == "markdown"]
+
+
+def stray_h1_lines(nb):
+    "Lines after a markdown cell's first line that start with '# ' outside a fenced code block: Quarto renders each as an H1."
+    bad = []
+    for i, src in _markdown(nb):
+        fence = None
+        for j, line in enumerate(src.split("\n")):
+            stripped = line.lstrip()
+            if fence is None and stripped[:3] in ("```", "~~~"):
+                fence = stripped[:3]
+            elif fence is not None and stripped.startswith(fence):
+                fence = None
+            elif fence is None and j > 0 and line.startswith("# "):
+                bad.append((i, line[:80]))
+    return bad
+
+
+_LINK = re.compile(r"\]\(\s*<?([^)\s>]+)|href=[\"']([^\"']+)[\"']")
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+
+
+def site_pages(nbs_dir=NBS_DIR):
+    "Names of the pages the site renders: nbdev drops a notebook's number prefix (`00_fisher_information.ipynb` -> `fisher_information.html`)."
+    return {nbpath2html(p).name for p in nbs_dir.glob("*.ipynb")} | {p.with_suffix(".html").name for p in nbs_dir.glob("*.qmd")}
+
+
+def dead_links(nb, pages):
+    "Relative markdown links to an `.html` page not in `pages`, or to an `.ipynb` file (the site has none)."
+    bad = []
+    for i, src in _markdown(nb):
+        for m in _LINK.finditer(src):
+            target = m.group(1) or m.group(2)
+            if _SCHEME.match(target) or target.startswith("#"):
+                continue
+            path = target.split("#")[0].split("?")[0]
+            if path.endswith(".ipynb") or (path.endswith(".html") and Path(path).name not in pages):
+                bad.append((i, target))
+    return bad
+
+
+_EXERCISE = re.compile(r"^#+ Exercise \d", re.M)
+
+
+def apparatus_problems(nb):
+    "What a chapter lacks of the apparatus: a '## Summary' cell, then at least 3 exercises, each with a collapsed solution."
+    md = _markdown(nb)
+    summary = next((i for i, src in md if src.startswith("## Summary")), None)
+    if summary is None:
+        return ["no markdown cell starts with '## Summary'"]
+    problems = []
+    before = [i for i, src in md if i < summary and (_EXERCISE.search(src) or 'collapse="true"' in src)]
+    if before:
+        problems.append(f"exercise or solution before the summary in cells {before}")
+    after = [src for i, src in md if i > summary]
+    n_ex = sum(len(_EXERCISE.findall(src)) for src in after)
+    n_sol = sum(src.count('collapse="true"') for src in after)
+    if n_ex < 3:
+        problems.append(f"{n_ex} exercises after the summary, want at least 3")
+    if n_sol < n_ex:
+        problems.append(f"{n_sol} collapsed solutions for {n_ex} exercises")
+    return problems
+
+
+@pytest.mark.parametrize("nb", ALL_NBS, ids=lambda p: p.name)
+def test_no_paragraph_renders_as_h1(nb):
+    "Only a page's title cell may open with '# '; a later '# ' line becomes a giant heading and a TOC entry."
+    assert stray_h1_lines(json.loads(nb.read_text())) == []
+
+
+@pytest.mark.parametrize("nb", ALL_NBS, ids=lambda p: p.name)
+def test_relative_links_resolve(nb):
+    "Every relative link names a page the site renders, e.g. `(models.html)`, never `(04_models.ipynb)`."
+    assert dead_links(json.loads(nb.read_text()), site_pages()) == []
+
+
+@pytest.mark.parametrize("nb", NBS, ids=lambda p: p.name)
+def test_chapter_apparatus(nb):
+    "Every chapter ends with a summary, then at least three exercises, each with a folded solution."
+    assert apparatus_problems(json.loads(nb.read_text())) == []
+
+
+def _nb(*cells):
+    return {"cells": [{"cell_type": kind, "source": src} for kind, src in cells]}
+
+
+def test_checks_catch_constructed_defects():
+    "Each check above fails on a small notebook that has the defect, and passes its repaired twin."
+    assert stray_h1_lines(_nb(("markdown", "Intro\n# not a heading"))) == [(0, "# not a heading")]
+    assert stray_h1_lines(_nb(("markdown", "# 00 · Title\n\nText"), ("markdown", "```python\nx = 1\n# a comment\n```"),
+                              ("code", "x = 1\n# a comment"), ("markdown", "Intro\n## a heading\n#not a heading"))) == []
+    pages = {"models.html", "index.html", "notation.html"}
+    assert dead_links(_nb(("markdown", "see [09](nonexistent.html)")), pages) == [(0, "nonexistent.html")]
+    assert dead_links(_nb(("markdown", "see [09](nonexistent.html#sec)")), pages) == [(0, "nonexistent.html#sec")]
+    assert dead_links(_nb(("markdown", "see [04](04_models.ipynb)")), pages) == [(0, "04_models.ipynb")]
+    assert dead_links(_nb(("markdown", "[a](models.html#the-vae), [b](https://x.org/y.html), [c](#local), "
+                                       "[d](https://colab.research.google.com/github/o/r/blob/main/nbs/04_models.ipynb)")), pages) == []
+    assert {"fisher_information.html", "models.html", "index.html", "notation.html", "reproduction.html"} <= site_pages()
+    exercise = lambda k: ("markdown", f"### Exercise {k} · Something")
+    solution = ("markdown", '::: {.callout-tip collapse="true"}\n## Solution\n\nDone.\n:::')
+    good = [("markdown", "## Summary\n\nIdeas."), exercise(1), solution, exercise(2), solution, exercise(3), solution]
+    assert apparatus_problems(_nb(*good)) == []
+    assert apparatus_problems(_nb(*good[1:])) == ["no markdown cell starts with '## Summary'"]
+    assert apparatus_problems(_nb(*good[:5])) == ["2 exercises after the summary, want at least 3"]
+    assert apparatus_problems(_nb(*good[:-1])) == ["2 collapsed solutions for 3 exercises"]
+    assert apparatus_problems(_nb(exercise(0), solution, *good))[0].startswith("exercise or solution before the summary")
