@@ -20,13 +20,13 @@ import torch
 
 # %% ../nbs/10_cli.ipynb #03662a25
 from . import training
-from .data import load_dataset, sha256_file, DataNotFoundError, DataFormatError, DATASETS
+from .data import load_dataset, load_labels, sha256_file, DataNotFoundError, DataFormatError, DATASETS
 from .training import (TrainConfig, train, train_stack, load_run, read_metrics, provenance, resolve_device, atomic_write_text,
                                run_status, load_checkpoint, DamagedFileError, TrainingDiverged)
 from .evaluation import evaluate, plot_models_fs_plane, stacked_importance_sampled_log_likelihood
 
 # %% ../nbs/10_cli.ipynb #9db04bf0
-from .experiments import PAPER_TABLE1, TABLE1_MODELS, BASELINE_MODELS, PROFILES, MODEL_COLOURS, run_folder   # the experiments of chapter 09
+from .experiments import PAPER_TABLE1, TABLE1_MODELS, BASELINE_MODELS, PROFILES, MODEL_COLOURS, run_folder, latent_codes, probe_run   # chapter 09
 
 # %% ../nbs/10_cli.ipynb #3f45b640
 class CLIError(Exception):
@@ -240,6 +240,7 @@ def reproduce(out_dir="reproduce_results", # results folder (created; runs resum
     n_test = prof["n_test"] if n_test is None else n_test
     seeds = list(prof["seeds"] if seeds is None else seeds)
     if not seeds or len(set(seeds)) != len(seeds) or any(s < 0 for s in seeds): raise ValueError(f"seeds must be distinct integers >= 0, got {seeds}")
+    if prof.get("codes"): load_labels()        # a profile that stores digit-coloured codes needs the labels: say so before training
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     members = [(name, seed) for name in names for seed in seeds]
@@ -262,6 +263,10 @@ def reproduce(out_dir="reproduce_results", # results folder (created; runs resum
     for (name, seed), d, (kk, nn) in zip(members, dirs, plan):
         log(f"[{time.time() - t0:6.0f}s] evaluating {name}, seed {seed} (K = {kk}, {nn or 'all'} test images)")
         rows.append(dict(model=name, seed=seed, **evaluate_run(d, k=kk, n_test=nn, progress=progress, importance=precomputed.get(d))))
+    if prof.get("codes"):                      # Fig. 2: codes, their t-SNE map and the k-NN digit probe of every best state
+        for (name, seed), d in zip(members, dirs):
+            log(f"[{time.time() - t0:6.0f}s] latent codes of {name}, seed {seed} ({prof['codes']} test images) and its k-NN digit probe")
+            latent_codes(d, prof["codes"]); probe_run(d)
     n_images = rows[0]["n_points"]
     atomic_write_text(_markdown_table(rows, profile, k, n_images, overrides), out / "table.md")
     paused = [r.out_dir.name for r in results if r.stopped_reason == "time_limit"]

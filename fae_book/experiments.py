@@ -11,7 +11,7 @@ import math
 # %% auto #0
 __all__ = ['PAPER_TABLE1', 'TABLE1_MODELS', 'BASELINE_MODELS', 'FIGURE2_MODELS', 'ABLATION_MODELS', 'PROFILES', 'MODEL_COLOURS',
            'PAPER_COMPARISONS', 'run_folder', 'table1_verdict', 'ordering_verdict', 'knn_probe_accuracy', 'probe_run',
-           'precision_comparison']
+           'latent_codes', 'figure2_summary', 'trend_in_F', 'precision_comparison']
 
 # %% ../nbs/09_reproduction.ipynb #c5cb1191
 PAPER_TABLE1 = {"VAE": 85.56, "FAE(F=0)": 83.2, "FAE(F=20)": 79.30, "MAE(M=0)": 81.58, "MAE(M=10)": 80.86,
@@ -53,8 +53,8 @@ PROFILES = {
                   interim=dict(k=200, n_test=1000),   # models stopped by a time limit: a quick look, not K = 5000 on all
                   about="the paper's schedule (warm-up 100, patience 50, at most 2000 epochs), K=5000 on all test images, "
                         "3 seeds; about 2.3 min per epoch of the 15 models on 2 CPU cores, hundreds of epochs"),
-    "figure2": dict(train=_PAPER_SCHEDULE, k=1000, n_test=1000, seeds=(14, 15, 16), rows=FIGURE2_MODELS,
-                    about="the paper's Fig. 2: FAE with z=10 for F in 0, 2, 5, 10, 15, 20, 3 seeds, paper schedule, K=1000 on 1000 images"),
+    "figure2": dict(train=_PAPER_SCHEDULE, k=1000, n_test=1000, seeds=(14, 15, 16), rows=FIGURE2_MODELS, codes=1000,
+                    about="the paper's Fig. 2: FAE with z=10 for F in 0, 2, 5, 10, 15, 20, 3 seeds, paper schedule, K=1000 on 1000 images; stores codes and t-SNE maps of 1000 test images and k-NN digit probes (needs the digit labels)"),
     "ablations": dict(train=_PAPER_SCHEDULE, k=1000, n_test=1000, seeds=(14, 15), rows=ABLATION_MODELS,
                       about="one choice at a time (warm-up, what early stopping watches, binarization, FAE units and placement, lambda_z) from the paper-schedule "
                             "VAE and FAE(F=20), 2 seeds, K=1000 on 1000 images; dynamic binarization needs FAE_BOOK_DATA with mnist.npz"),
@@ -138,6 +138,96 @@ def probe_run(run_dir, # a run folder written by `train` (static binarized MNIST
                provenance=provenance(next(model.parameters()).device))
     atomic_write_text(json.dumps(res, indent=1), run_dir / "probe_knn.json")
     return res
+
+# %% ../nbs/09_reproduction.ipynb #fig20002
+def latent_codes(run_dir, # a run folder written by `train` (static binarized MNIST)
+                 n_images: int = 1000, # test images: the fixed subset the NLL uses (`eval_indices`, seed 0)
+                 labels_root=None, # folder with binarized_mnist_labels.npz (None: $FAE_BOOK_DATA)
+                 seed: int = 0, # seed of the draws z ~ q(z|x) and of t-SNE
+                ) -> dict:
+    """The run's best model on `n_images` test images: posterior means `mu` (n, d), one draw `z` (n, d) from each
+    q(z|x), the distances `dist` = ‖z_i − z̄‖ (n,) of the draws from their mean z̄ over the images (the quantity of
+    the paper's Fig. 2, bottom; latent units, dimensionless), a 2-D t-SNE embedding `tsne` (n, 2) of the means
+    (scikit-learn, perplexity 30, PCA start) and the digits `labels` (n,). Stored as `codes_test_n{n}.npz` with the
+    weights' SHA-256, and reused while the weights are unchanged. Raises DataNotFoundError without the labels file."""
+    import numpy as np
+    import torch
+    from pathlib import Path
+    from sklearn.manifold import TSNE
+    from fae_book.training import load_run
+    from fae_book.data import load_dataset, load_labels, sha256_file
+    from fae_book.evaluation import _encode_all
+    from fae_book.cli import eval_indices
+    run_dir = Path(run_dir)
+    path, digest = run_dir / f"codes_test_n{n_images}.npz", sha256_file(run_dir / "best.pt")
+    if path.exists():
+        with np.load(path) as f:
+            if str(f["weights_sha256"]) == digest: return {k: f[k] for k in f.files}
+    labels = load_labels(labels_root)["test"]
+    model, _, config = load_run(run_dir, device="cpu")
+    if config.dataset != "binarized_mnist": raise ValueError(f"the digit labels belong to static binarized MNIST, the run used {config.dataset!r}")
+    x = load_dataset(config.dataset, root=config.data_root).test
+    idx = eval_indices(len(x), n_images)
+    mu, log_var = _encode_all(model, x[idx], 1000)
+    z = mu + torch.randn(mu.shape, generator=torch.Generator().manual_seed(seed), dtype=mu.dtype) * (0.5 * log_var).exp()
+    mu, z = mu.double().numpy(), z.double().numpy()
+    emb = TSNE(n_components=2, perplexity=30, init="pca", random_state=seed).fit_transform(mu)
+    out = dict(mu=mu.astype(np.float32), z=z.astype(np.float32), dist=np.linalg.norm(z - z.mean(0), axis=1).astype(np.float32),
+               tsne=emb.astype(np.float32), labels=labels[idx].numpy().astype(np.int8), indices=idx.numpy().astype(np.int16),
+               weights_sha256=np.array(digest))
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, **out); tmp.replace(path)
+    return out
+
+
+# %% ../nbs/09_reproduction.ipynb #fig20004
+def figure2_summary(root, # a `fae-book reproduce --profile figure2` results folder
+                   ) -> list:
+    """One row per $F_z$ of the z = 10 sweep, read from the stored runs: `F`, `seeds`, and the mean and sample s.d. over
+    seeds of tr J/n, N, active units, test NLL (nats), k-NN digit accuracy, mean ‖z − z̄‖ and the generalisation gap
+    (validation minus training −ELBO at the best epoch, nats); `per_seed` keeps each seed's values. Raises
+    FileNotFoundError when a run lacks its stored codes or probe (run `reproduce --profile figure2` with the labels)."""
+    import json
+    from pathlib import Path
+    import numpy as np
+    from fae_book.training import read_metrics
+    root = Path(root)
+    summary = json.loads((root / "results.json").read_text())
+    by_model = {}
+    for r in summary["models"]: by_model.setdefault(r["model"], []).append(r)
+    rows = []
+    for name, hyper in FIGURE2_MODELS.items():
+        per_seed = []
+        for r in sorted(by_model.get(name, []), key=lambda r: r["seed"]):
+            run = root / "runs" / run_folder(name, r["seed"])
+            codes, probe = run / f"codes_test_n{PROFILES['figure2']['codes']}.npz", run / "probe_knn.json"
+            if not (codes.exists() and probe.exists()): raise FileNotFoundError(f"{run} holds no stored codes or probe; run reproduce --profile figure2 with the digit labels")
+            best = next(h for h in read_metrics(run) if h["epoch"] == r["best_epoch"])
+            with np.load(codes) as c: dist = float(c["dist"].mean())
+            per_seed.append(dict(seed=r["seed"], trJ_n=r["trJ"] / r["z_dim"], N=r["N"], active_units=r["active_units"], nll=r["nll"],
+                                 knn=json.loads(probe.read_text())["accuracy"], dist=dist,
+                                 gap=best["valid"]["neg_elbo"] + best["train"]["elbo"], status=r["status"], best_epoch=r["best_epoch"]))
+        if not per_seed: continue
+        row = dict(model=name, F=hyper["F_z"], seeds=[p["seed"] for p in per_seed], per_seed=per_seed)
+        for key in ("trJ_n", "N", "active_units", "nll", "knn", "dist", "gap"):
+            v = np.array([p[key] for p in per_seed], dtype=float)
+            row[key], row[key + "_sd"] = float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else float("nan")
+        rows.append(row)
+    return rows
+
+def trend_in_F(rows:list, # `figure2_summary` rows
+               key:str,   # the quantity, e.g. 'knn'
+              ) -> dict:
+    """Least-squares slope of `key` against $F_z$ over every (F, seed) point, with its standard error and 95 % interval
+    (Student t with n − 2 degrees of freedom); the per-seed points are treated as independent."""
+    import numpy as np
+    from scipy import stats
+    F = np.array([r["F"] for r in rows for _ in r["per_seed"]]); y = np.array([p[key] for r in rows for p in r["per_seed"]], dtype=float)
+    if len(F) < 3 or np.ptp(F) == 0: raise ValueError(f"a slope needs at least 3 points at two or more F, got {len(F)}")
+    fit = stats.linregress(F, y)
+    t = stats.t.ppf(0.975, len(F) - 2)
+    return dict(slope=float(fit.slope), se=float(fit.stderr), low=float(fit.slope - t * fit.stderr), high=float(fit.slope + t * fit.stderr), n=len(F))
+
 
 # %% ../nbs/09_reproduction.ipynb #prec0002
 def precision_comparison(root, # a folder holding one `reproduce` results folder per precision (`float32/`, `bfloat16/`)

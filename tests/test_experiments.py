@@ -62,9 +62,24 @@ def test_profiles_with_their_own_rows_build_valid_configs():
     assert {TrainConfig(**{**PROFILES["ablations"]["train"], **h}).warmup_epochs for h in PROFILES["ablations"]["rows"].values()} == {0, 10, 100}
     assert sorted(h["F_z"] for h in PROFILES["figure2"]["rows"].values()) == [0, 2, 5, 10, 15, 20]
 
-def test_reproduce_runs_a_profile_of_rows(tmp_path):
+def test_figure2_without_labels_says_so_before_training(tmp_path, monkeypatch):
     from fae_book.cli import reproduce
+    from fae_book.data import DataNotFoundError
+    monkeypatch.setenv("FAE_BOOK_DATA", str(tmp_path / "empty"))
+    with pytest.raises(DataNotFoundError, match="binarized_mnist_labels.npz"):
+        reproduce(tmp_path/"f2", profile="figure2", seeds=[14], k=3, n_test=10, progress=False, log=lambda *_: None)
+    assert not (tmp_path/"f2").exists()
+
+@pytest.mark.skipif(not (LABELS / "binarized_mnist_labels.npz").exists(), reason="the optional digit labels are not beside the repository")
+def test_reproduce_runs_a_profile_of_rows(tmp_path, monkeypatch):
+    import numpy as np
+    from fae_book.cli import reproduce
+    monkeypatch.setenv("FAE_BOOK_DATA", str(LABELS))
     tiny = dict(n_train=100, n_valid=50, depth=1, width=8, max_epochs=1, warmup_epochs=1, eval_batch_size=50)
     s = reproduce(tmp_path/"f2", profile="figure2", seeds=[14], k=3, n_test=10, progress=False, log=lambda *_: None, overrides=tiny)
+    for r in s["models"]:                                   # Fig. 2's codes and the digit probe, stored beside each run
+        run = tmp_path/"f2"/"runs"/run_folder(r["model"], 14)
+        with np.load(run/"codes_test_n1000.npz") as c: assert c["mu"].shape == (1000, 10) and c["tsne"].shape == (1000, 2)
+        assert (run/"probe_knn.json").exists()
     assert [r["model"] for r in s["models"]] == list(__import__("fae_book.experiments", fromlist=["x"]).PROFILES["figure2"]["rows"])
     assert all(r["z_dim"] == 10 for r in s["models"]) and (tmp_path/"f2"/"runs"/"fae_f20-z10-s14"/"config.json").exists()
