@@ -175,8 +175,9 @@ def latent_codes(run_dir, # a run folder written by `train` (static binarized MN
     out = dict(mu=mu.astype(np.float32), z=z.astype(np.float32), dist=np.linalg.norm(z - z.mean(0), axis=1).astype(np.float32),
                tsne=emb.astype(np.float32), labels=labels[idx].numpy().astype(np.int8), indices=idx.numpy().astype(np.int16),
                weights_sha256=np.array(digest))
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **out); tmp.replace(path)
+    tmp = path.with_name(path.name + ".tmp")                # written whole, then renamed: never a half file under the real name
+    with open(tmp, "wb") as f: np.savez_compressed(f, **out)
+    tmp.replace(path)
     return out
 
 

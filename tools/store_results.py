@@ -2,13 +2,14 @@
 
     python tools/store_results.py reproduce_results quick
 
-Keeps table.md, results.json, the figures, and each run's config.json, metrics.jsonl, resumed.jsonl, eval_*.json and
-per-image nll_*.npy: every number the book prints about the experiments is read from these files.
+Keeps table.md, results.json, the figures, and each run's config.json, metrics.jsonl, resumed.jsonl, eval_*.json,
+per-image nll_*.npy, probe_knn.json and stored codes (codes_*.npz): every number the book prints about the experiments
+is read from these files. Checkpoints (*.pt) are never copied.
 """
 import shutil, sys
 from pathlib import Path
 
-KEEP = ("*.md", "*.json", "*.jsonl", "*.png", "*.npy")
+KEEP = ("*.md", "*.json", "*.jsonl", "*.png", "*.npy", "*.npz")
 
 
 def store(src, name):
