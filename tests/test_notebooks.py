@@ -145,3 +145,41 @@ def test_checks_catch_constructed_defects():
     assert apparatus_problems(_nb(*good[:5])) == ["2 exercises after the summary, want at least 3"]
     assert apparatus_problems(_nb(*good[:-1])) == ["2 collapsed solutions for 3 exercises"]
     assert apparatus_problems(_nb(exercise(0), solution, *good))[0].startswith("exercise or solution before the summary")
+
+
+# --- Numbered, captioned figures (review 3.8, 5.6) --------------------------------------------------
+import yaml
+
+
+def figure_problems(nb):
+    "Figure labels that repeat, lack a string `fig-cap` or do not parse as Quarto's YAML cell options, and `@fig-` references to no label."
+    problems, labels = [], []
+    for i, c in enumerate(nb["cells"]):
+        if c["cell_type"] != "code": continue
+        head = [l[3:] for l in "".join(c["source"]).split("\n") if l.startswith("#| ")]
+        if not any(l.startswith("label: fig-") for l in head): continue
+        try: opts = yaml.safe_load("\n".join(l for l in head if not l.startswith(("export", "hide", "exporti", "exports"))))
+        except yaml.YAMLError as e:
+            problems.append(f"cell {i}: cell options are not YAML ({e.problem})"); continue
+        labels.append(opts["label"])
+        if not isinstance(opts.get("fig-cap"), str) or not opts["fig-cap"].strip():
+            problems.append(f"cell {i}: {opts['label']} has no fig-cap")
+    problems += [f"label {l} used twice" for l in sorted({l for l in labels if labels.count(l) > 1})]
+    for i, src in _markdown(nb):
+        problems += [f"cell {i}: @{ref} names no figure" for ref in re.findall(r"@(fig-[\w-]*\w)", src) if ref not in labels]
+    return problems
+
+
+@pytest.mark.parametrize("nb", ALL_NBS, ids=lambda p: p.name)
+def test_figure_labels_and_references(nb):
+    "Every labelled figure has a caption, labels are unique in their page, and every @fig- reference resolves."
+    assert figure_problems(json.loads(nb.read_text())) == []
+
+
+def test_figure_check_catches_constructed_defects():
+    fig = lambda label, cap='"A caption."': ("code", f"#| label: {label}\n#| fig-cap: {cap}\nplt.plot([1, 2])")
+    assert figure_problems(_nb(fig("fig-a"), ("markdown", "As @fig-a shows."))) == []
+    assert figure_problems(_nb(fig("fig-a"), fig("fig-a"))) == ["label fig-a used twice"]
+    assert figure_problems(_nb(("code", "#| label: fig-a\nplt.plot([1])"))) == ["cell 0: fig-a has no fig-cap"]
+    assert figure_problems(_nb(fig("fig-a", '"unclosed'))) [0].startswith("cell 0: cell options are not YAML")
+    assert figure_problems(_nb(fig("fig-a"), ("markdown", "See @fig-b."))) == ["cell 1: @fig-b names no figure"]
