@@ -411,9 +411,13 @@ def plot_fs_plane(points:dict|None=None, # name -> (N, trJ), drawn as labelled m
                 label=f"N·trJ = {n} (isotropic Gaussians)" if bold else None)
         lo, hi = max(xlim[0], c / ylim[1]), min(xlim[1], c / ylim[0])  # visible part of the curve
         if lo < hi and not bold:
-            xm = lo ** 0.3 * hi ** 0.7  # 70% along the visible part: away from the crowded upper left
-            ax.text(xm, c / xm, f"N·trJ={K:g}n", fontsize=7, color="0.3", ha="center", va="center",
-                    bbox=dict(fc="white", ec="none", alpha=0.8, pad=0.5))
+            # where the curve crosses the diagonal y/x = const through the axes' upper right: the iso-curves are parallel
+            # (slope -1 on log axes), so their labels sit side by side along that diagonal instead of bunching at an edge
+            xm = min(max(math.sqrt(c * xlim[1] ** 0.75 * xlim[0] ** 0.25 / (ylim[1] ** 0.75 * ylim[0] ** 0.25)), lo * 1.15), hi / 1.15)
+            w, h = ax.figure.get_size_inches() * ax.get_position().size     # the slope −1 as drawn, in degrees
+            angle = -math.degrees(math.atan2(h / math.log(ylim[1] / ylim[0]), w / math.log(xlim[1] / xlim[0])))
+            ax.text(xm, c / xm, f"N·trJ={K:g}n", fontsize=7, color="0.3", ha="center", va="center", rotation=angle,
+                    rotation_mode="anchor", zorder=5, bbox=dict(fc="white", ec="none", alpha=0.8, pad=0.5))
     colors = dict(colors or {})
     for i, (name, (pN, pJ)) in enumerate(pts.items()):
         ax.plot(pN, pJ, "o", color=colors.get(name, f"C{i % 10}"), ms=6, zorder=4)
