@@ -185,7 +185,8 @@ def latent_codes(run_dir, # a run folder written by `train` (static binarized MN
 def figure2_summary(root, # a `fae-book reproduce --profile figure2` results folder
                    ) -> list:
     """One row per $F_z$ of the z = 10 sweep, read from the stored runs: `F`, `seeds`, and the mean and sample s.d. over
-    seeds of tr J/n, N, active units, test NLL (nats), k-NN digit accuracy, mean ‖z − z̄‖ and the generalisation gap
+    seeds of tr J/n, N, active units, test NLL (nats), reconstruction error −log p(x|μ) (nats), k-NN digit accuracy,
+    mean ‖z − z̄‖ and the generalisation gap
     (validation minus training −ELBO at the best epoch, nats); `per_seed` keeps each seed's values. Raises
     FileNotFoundError when a run lacks its stored codes or probe (run `reproduce --profile figure2` with the labels)."""
     import json
@@ -205,12 +206,12 @@ def figure2_summary(root, # a `fae-book reproduce --profile figure2` results fol
             if not (codes.exists() and probe.exists()): raise FileNotFoundError(f"{run} holds no stored codes or probe; run reproduce --profile figure2 with the digit labels")
             best = next(h for h in read_metrics(run) if h["epoch"] == r["best_epoch"])
             with np.load(codes) as c: dist = float(c["dist"].mean())
-            per_seed.append(dict(seed=r["seed"], trJ_n=r["trJ"] / r["z_dim"], N=r["N"], active_units=r["active_units"], nll=r["nll"],
+            per_seed.append(dict(seed=r["seed"], trJ_n=r["trJ"] / r["z_dim"], N=r["N"], active_units=r["active_units"], nll=r["nll"], rec=r["reconstruction"],
                                  knn=json.loads(probe.read_text())["accuracy"], dist=dist,
                                  gap=best["valid"]["neg_elbo"] + best["train"]["elbo"], status=r["status"], best_epoch=r["best_epoch"]))
         if not per_seed: continue
         row = dict(model=name, F=hyper["F_z"], seeds=[p["seed"] for p in per_seed], per_seed=per_seed)
-        for key in ("trJ_n", "N", "active_units", "nll", "knn", "dist", "gap"):
+        for key in ("trJ_n", "N", "active_units", "nll", "rec", "knn", "dist", "gap"):
             v = np.array([p[key] for p in per_seed], dtype=float)
             row[key], row[key + "_sd"] = float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else float("nan")
         rows.append(row)
