@@ -19,9 +19,10 @@ _CITE = re.compile(r"(?<![\w@.])-?@([A-Za-z0-9_][A-Za-z0-9_:-]*)")
 
 
 def cited_keys(markdown: str) -> set:
-    "The citation keys in one piece of markdown, ignoring code, math, e-mail addresses and URLs."
+    "The citation keys in one piece of markdown, ignoring code, math, e-mail addresses, URLs and Quarto cross-references (@fig-…)."
     prose = _URL.sub(" ", _NOT_PROSE.sub(" ", markdown))
-    return {m.group(1).rstrip(":-") for m in _CITE.finditer(prose)}
+    keys = {m.group(1).rstrip(":-") for m in _CITE.finditer(prose)}
+    return {k for k in keys if not k.startswith(("fig-", "tbl-", "eq-", "sec-"))}
 
 
 def bib_keys(text: str) -> list:
@@ -43,7 +44,7 @@ def notebook_citations() -> dict:
 def test_parser():
     text = ("As shown [@stam1959some; @cover2006elements, ch. 17] and by @costa1985new: see `@property` "
             "and write to dev@fae-book.org; [-@dembo1989simple]. Code:\n```python\n@torch.no_grad()\n```\n"
-            "Math $a@b$, a link [x](https://example.org/@user), @key_with-dash:2.")
+            "Math $a@b$, a link [x](https://example.org/@user), @key_with-dash:2; see @fig-plane.")
     assert cited_keys(text) == {"stam1959some", "cover2006elements", "costa1985new", "dembo1989simple", "key_with-dash:2"}
     assert bib_keys("@comment{x,}\n@article{a1,\n title={t}}\n  @Book{ b-2 ,\n}") == ["a1", "b-2"]
 
