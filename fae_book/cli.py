@@ -12,8 +12,8 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['EVALUATION_VERSION', 'CLIError', 'config_field_help', 'eval_indices', 'eval_subset', 'evaluation_inputs',
-           'stacked_importance', 'evaluate_run', 'reproduce', 'plot_reconstructions', 'run_theory_checks',
-           'build_parser', 'main']
+           'stacked_importance', 'evaluate_run', 'reproduce', 'plot_reconstructions', 'stored_status',
+           'tabulate_stored', 'run_theory_checks', 'build_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #0bdd2dc2
 import torch
@@ -280,8 +280,8 @@ def reproduce(out_dir="reproduce_results", # results folder (created; runs resum
     return summary
 
 # %% ../nbs/10_cli.ipynb #7b534402
-def _figures(out: Path, table: list, histories: dict, folders: dict):
-    "fs_plane.png (seed means of `table`), trajectory.png and reconstructions.png (one seed's `histories` and run `folders`, by model name)."
+def _figures(out: Path, table: list, histories: dict, folders: dict | None):
+    "fs_plane.png (seed means of `table`), trajectory.png and, given run `folders` with their weights, reconstructions.png (one seed's `histories` and `folders`, by model name)."
     import matplotlib; matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     from fae_book.fisher_shannon import plot_fs_plane
@@ -296,8 +296,9 @@ def _figures(out: Path, table: list, histories: dict, folders: dict):
         ax = plot_fs_trajectory(histories[traj], z_dim)
         ax.set_title(f"{traj}: validation posterior during training")
         ax.figure.savefig(out / "trajectory.png", dpi=120, bbox_inches="tight"); plt.close(ax.figure)
-    fig = plot_reconstructions(folders)
-    fig.savefig(out / "reconstructions.png", dpi=120, bbox_inches="tight"); plt.close(fig)
+    if folders:
+        fig = plot_reconstructions(folders)
+        fig.savefig(out / "reconstructions.png", dpi=120, bbox_inches="tight"); plt.close(fig)
 
 def plot_reconstructions(runs: dict, # label -> run folder written by `train`
                          n_images: int = 10, # test images to show
@@ -318,6 +319,60 @@ def plot_reconstructions(runs: dict, # label -> run folder written by `train`
         ax.imshow(torch.cat(list(strip), dim=1).squeeze(-1).numpy(), cmap="gray", vmin=0, vmax=1)
         ax.set_xticks([]); ax.set_yticks([]); ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
     return fig
+
+# %% ../nbs/10_cli.ipynb #stor0002
+def stored_status(run_dir, # a run folder with config.json and metrics.jsonl
+                 ) -> dict:
+    "`epochs`, `best_epoch` and `stopped_reason` of a stored run, recomputed from its metrics by the trainer's rule (patience, then the maximum; otherwise it was stopped early)."
+    run_dir = Path(run_dir)
+    config, history = TrainConfig.from_json(run_dir / "config.json"), read_metrics(run_dir)
+    if not history: raise DamagedFileError(f"{run_dir / 'metrics.jsonl'} holds no epoch")
+    crit = [r["valid"]["criterion"] for r in history]
+    best = min(range(len(crit)), key=crit.__getitem__)       # the first of equal minima, as `train` keeps it (strict <)
+    last, best_epoch = history[-1]["epoch"], history[best]["epoch"]
+    reason = ("early_stopping" if last - best_epoch >= config.patience else "max_epochs" if last >= config.max_epochs else None)
+    return dict(epochs=last, best_epoch=best_epoch, stopped_reason=reason)
+
+def tabulate_stored(out_dir, # folder for table.md, results.json, fs_plane.png and trajectory.png (created)
+                    runs: dict, # Table 1 name -> stored run folder (config.json, metrics.jsonl, the evaluation below)
+                    k: int = 5000, # importance samples of the evaluation the table reports
+                    n_test: int | None = 1000, # its fixed subset of test images (None: all 10 000)
+                    profile: str = "paper", # the profile the runs were trained with (named in the table)
+                   ) -> dict:
+    """Table 1 from stored run folders that hold no checkpoints: each run's stored evaluation with `k` and `n_test`,
+    its status by `stored_status`, and its folder (relative to `out_dir`, in `sources`). Writes `table.md`,
+    `results.json`, `fs_plane.png` and `trajectory.png`; returns the summary. Raises FileNotFoundError for a missing
+    file, DamagedFileError for an unreadable one, ValueError when the rows were evaluated on different images or
+    an evaluation is not of the run's best state."""
+    import numpy as np
+    out, name = Path(out_dir), f"test_k{k}_n{n_test or 'all'}"
+    rows, configs, sources = [], {}, {}
+    for model, d in runs.items():
+        d = Path(d)
+        for f in (d / "config.json", d / "metrics.jsonl", d / f"eval_{name}.json"):
+            if not f.exists(): raise FileNotFoundError(f"{f} is missing: {model}'s run folder needs its config, metrics and an evaluation with K = {k} on {n_test or 'all'} test images")
+        try: e = json.loads((d / f"eval_{name}.json").read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err: raise DamagedFileError(f"{d / f'eval_{name}.json'} is not valid JSON ({err})") from None
+        if not (d / e["per_image"]).exists(): raise FileNotFoundError(f"{d / e['per_image']} (the per-image NLLs of {model}) is missing")
+        state = stored_status(d)
+        if state["best_epoch"] != e["best_epoch"]:
+            raise ValueError(f"{d / f'eval_{name}.json'} evaluates epoch {e['best_epoch']}, but the run's best epoch is {state['best_epoch']}: evaluate its best state again")
+        rows.append(dict(model=model, seed=json.loads((d / "config.json").read_text())["seed"], **{**e, **state},
+                         status=run_status(state["stopped_reason"], state["epochs"])))
+        configs[d.name], sources[model] = json.loads((d / "config.json").read_text()), os.path.relpath(d, out)
+    images = {r["computed_from"]["images_sha256"] for r in rows}
+    if len(images) != 1: raise ValueError(f"the runs were evaluated on different images ({len(images)} sets); a table's rows must share them")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(_markdown_table(rows, profile, k, rows[0]["n_points"]), out / "table.md")
+    summary = dict(profile=profile, k=k, n_test=rows[0]["n_points"], seeds=sorted({r["seed"] for r in rows}), models=rows,
+                   table=_aggregate(rows), paper=PAPER_TABLE1, configs=configs, sources=sources,
+                   assembled=provenance(torch.device("cpu")))
+    atomic_write_text(json.dumps(summary, indent=1), out / "results.json")
+    first = {}
+    for r in rows: first.setdefault(r["model"], out / sources[r["model"]])
+    _figures(out, summary["table"], {m: read_metrics(d) for m, d in first.items()}, None)
+    return summary
+
 
 # %% ../nbs/10_cli.ipynb #65b4d0ac
 def run_theory_checks(out_dir=None, # folder for checks.json and the figures (None: write nothing)
