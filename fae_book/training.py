@@ -24,10 +24,10 @@ from .objectives import make_objective, kl_warmup
 from .fisher_shannon import gaussian_fs_coordinates, plot_fs_plane
 
 # %% auto #0
-__all__ = ['DamagedFileError', 'TrainConfig', 'resolve_device', 'provenance', 'atomic_write', 'atomic_save', 'atomic_write_text',
-           'load_checkpoint', 'get_rng_states', 'set_rng_states', 'load_run_data', 'build_run', 'TrainingDiverged',
-           'bfloat16_supported', 'Member', 'Stack', 'TrainResult', 'run_status', 'train_stack', 'train', 'load_run',
-           'read_metrics', 'plot_training_curves', 'fs_trajectory', 'plot_fs_trajectory']
+__all__ = ['DamagedFileError', 'TrainConfig', 'resolve_device', 'cpu_description', 'provenance', 'atomic_write', 'atomic_save',
+           'atomic_write_text', 'load_checkpoint', 'get_rng_states', 'set_rng_states', 'load_run_data', 'build_run',
+           'TrainingDiverged', 'bfloat16_supported', 'Member', 'Stack', 'TrainResult', 'run_status', 'train_stack',
+           'train', 'load_run', 'read_metrics', 'plot_training_curves', 'fs_trajectory', 'plot_fs_trajectory']
 
 # %% ../nbs/06_training.ipynb #fb29decc
 class DamagedFileError(ValueError):
@@ -165,13 +165,22 @@ def _git(*args):
         return r.stdout.strip() if r.returncode == 0 else None
     except (OSError, subprocess.SubprocessError): return None
 
+def cpu_description() -> str:
+    "The CPU as /proc/cpuinfo names it, with its core count and the matrix-product instructions torch can use (e.g. 'AMD EPYC, 2 cores, avx2'); `platform.processor()` elsewhere."
+    try: info = Path("/proc/cpuinfo").read_text()
+    except OSError: return platform.processor() or platform.machine()
+    name = next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.lower().startswith("model name")), platform.machine())
+    flags = set(next((l.split(":", 1)[1].split() for l in info.splitlines() if l.startswith("flags")), []))
+    isa = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    return f"{name}, {os.cpu_count()} cores" + (f", {' '.join(isa)}" if isa else "")
+
 def provenance(device:torch.device) -> dict:
-    "Code version (package, git commit), torch version, platform and device of the current process."
+    "Code version (package, git commit), torch version and threads, platform and device (a GPU's name, or `cpu_description`) of the current process."
     status = _git("status", "--porcelain", "--untracked-files=no")
     return dict(fae_book_version=fae_book.__version__, git_commit=_git("rev-parse", "HEAD"),
-                git_dirty=None if status is None else bool(status), torch_version=torch.__version__,
+                git_dirty=None if status is None else bool(status), torch_version=torch.__version__, torch_threads=torch.get_num_threads(),
                 python_version=platform.python_version(), platform=platform.platform(), machine=platform.machine(),
-                device=str(device), device_name=torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
+                device=str(device), device_name=torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_description(),
                 started=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
 
 # %% ../nbs/06_training.ipynb #87ba27c8

@@ -1,5 +1,5 @@
 "Fault injection and reproducibility of `fae_book.training`: resume, interrupts, divergence, configs."
-import json, math
+import json, math, os
 from dataclasses import replace
 import pytest
 import torch
@@ -158,3 +158,15 @@ def test_early_stopping_can_watch_the_current_beta(tmp_path):
     assert h0b["kl_weight"] == 0 and h0a["valid"]["criterion"] - h0b["valid"]["criterion"] == pytest.approx(h0a["valid"]["kl"], rel=1e-4)
     assert h0a["valid"]["kl"] > 0.1                                                        # ... so the two criteria really differ at beta = 0
     with pytest.raises(ValueError, match="early_stopping"): TrainConfig(early_stopping="train_loss")
+
+def test_provenance_names_the_cpu_and_agrees_with_the_bfloat16_check():
+    "A CPU run's provenance names the processor, its cores and the instructions that decide whether bfloat16 is native."
+    p = training.provenance(torch.device("cpu"))
+    assert p["device_name"] == training.cpu_description() and p["device_name"]      # not platform.processor()'s '' on Linux
+    assert p["torch_threads"] == torch.get_num_threads()
+    desc = p["device_name"]
+    try: has_info = bool(open("/proc/cpuinfo").read())
+    except OSError: has_info = False
+    if has_info:
+        assert f"{os.cpu_count()} cores" in desc
+        assert ("avx512_bf16" in desc or "amx_bf16" in desc) == training.bfloat16_supported(torch.device("cpu"))
