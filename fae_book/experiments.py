@@ -10,8 +10,9 @@ import math
 
 # %% auto #0
 __all__ = ['PAPER_TABLE1', 'TABLE1_MODELS', 'BASELINE_MODELS', 'FIGURE2_MODELS', 'ABLATION_MODELS', 'PROFILES', 'MODEL_COLOURS',
-           'PAPER_COMPARISONS', 'run_folder', 'table1_verdict', 'ordering_verdict', 'knn_probe_accuracy', 'probe_run',
-           'latent_codes', 'figure2_summary', 'trend_in_F', 'precision_comparison']
+           'PAPER_COMPARISONS', 'LITERATURE_VAE_NLL', 'TABLE1_PAIRS', 'run_folder', 'table1_verdict',
+           'ordering_verdict', 'knn_probe_accuracy', 'probe_run', 'latent_codes', 'figure2_summary', 'trend_in_F',
+           'precision_comparison', 'table1_summary']
 
 # %% ../nbs/09_reproduction.ipynb #c5cb1191
 PAPER_TABLE1 = {"VAE": 85.56, "FAE(F=0)": 83.2, "FAE(F=20)": 79.30, "MAE(M=0)": 81.58, "MAE(M=10)": 80.86,
@@ -71,6 +72,20 @@ def _slug(name: str) -> str:
 def run_folder(name: str, seed: int) -> str:
     "The folder of model `name` with `seed` under a results folder's `runs/`, e.g. `fae_f20-s14`."
     return f"{_slug(name)}-s{seed}"
+
+# %% ../nbs/09_reproduction.ipynb #summ0000
+LITERATURE_VAE_NLL = 88.6   # nats: a one-stochastic-layer VAE on static binarized MNIST, as the literature reports it
+
+TABLE1_PAIRS = [("FAE(F=20)", "VAE"), ("FAE(F=0)", "VAE"), ("FAE(F=20)", "FAE(F=0)"), ("MAE(M=10)", "MAE(M=0)"), ("MAE(M=10)", "VAE")]
+
+def _join(items: list) -> str:
+    "'a', 'a and b', 'a, b and c'."
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+def _signed(x: float, digits: int = 2) -> str:
+    "x with its sign and a typographic minus: +0.06, −0.37."
+    return f"{x:+.{digits}f}".replace("-", "−")
+
 
 # %% ../nbs/09_reproduction.ipynb #0c9805df
 def table1_verdict(measured: float, # measured test NLL (nats)
@@ -289,3 +304,61 @@ def precision_comparison(root, # a folder holding one `reproduce` results folder
                           else "outside the spread")
         rows.append(row)
     return dict(epochs=epochs, curves=curves, seconds=seconds, rows=rows)
+
+# %% ../nbs/09_reproduction.ipynb #summ0001
+def table1_summary(root, # a results folder with `results.json` (`reproduce` or `tabulate_stored`) and its runs' per-image NLLs
+                   pairs=TABLE1_PAIRS[:2] + TABLE1_PAIRS[3:4], # (A, B) orderings to report as paired NLL_A − NLL_B
+                  ) -> str:
+    """The landing page's account of Table 1 as Markdown, every number read from the stored runs in `root`: how each
+    row stopped, the measured NLLs against the paper's, the paired differences with their 95 % intervals and
+    verdicts (on all test images with K = 1000 as well, where both models have that evaluation), and whether
+    FAE(F=20) holds its Fisher target. Raises FileNotFoundError when a row's per-image NLLs are missing."""
+    import json
+    from pathlib import Path
+    import numpy as np
+    from fae_book.evaluation import paired_nll_difference
+    root = Path(root)
+    s = json.loads((root / "results.json").read_text())
+    rows = {r["model"]: r for r in s["models"]}
+    folder = lambda m: root / s.get("sources", {}).get(m, f"runs/{run_folder(m, rows[m]['seed'])}")
+    def per_image(m, name=None):
+        f = folder(m) / (name or rows[m]["per_image"])
+        if not f.exists(): raise FileNotFoundError(f"{f} (per-image NLLs of {m}) is missing")
+        return np.load(f)
+    conv = [m for m, r in rows.items() if r["stopped_reason"] == "early_stopping"]
+    rest = [m for m in rows if m not in conv]
+    ep = [rows[m]["epochs"] for m in conv]
+    when = f"epoch {ep[0]}" if len(set(ep)) == 1 else f"epochs {min(ep)}–{max(ep)}"
+    out = [f"{_join(conv)} met the paper's stopping rule ({when})" if conv else "No model met the paper's stopping rule"]
+    by_status = {}
+    for m in rest: by_status.setdefault(rows[m]["status"].replace(", not converged", ""), []).append(m)
+    if rest: out[0] += "; " + _join([f"{_join(ms)} {'was' if len(ms) == 1 else 'were'} {st}" for st, ms in by_status.items()]) + ", **not converged**"
+    k, n = rows[next(iter(rows))]["k"], rows[next(iter(rows))]["n_points"]
+    ranked = sorted(rows, key=lambda m: rows[m]["nll"])
+    paper = [PAPER_TABLE1[m] for m in rows]
+    out.append(f"With K = {k} importance samples on a fixed {n} of the test images their NLLs are "
+               + _join([f"{rows[m]['nll']:.2f} ({m})" for m in ranked]) + f" nats, against the paper's {min(paper):.1f}–{max(paper):.1f}")
+    if "VAE" in conv:
+        d = rows["VAE"]["nll"] - LITERATURE_VAE_NLL
+        out[-1] += (f"; the converged VAE sits where the literature puts a one-layer VAE on this benchmark (about {LITERATURE_VAE_NLL})"
+                    if abs(d) < 1 else f"; the converged VAE is {d:+.1f} nats from the literature's one-layer VAE (about {LITERATURE_VAE_NLL})")
+    full = {m for m in rows if (folder(m) / "eval_test_k1000_nall.json").exists()}
+    said = []
+    for a, b in pairs:
+        if a not in rows or b not in rows: continue
+        dd = paired_nll_difference(per_image(a), per_image(b))
+        txt = (f"{a} − {b} is {_signed(dd['mean'])} nats (95 % interval {_signed(dd['low'])} to {_signed(dd['high'])}: "
+               f"{ordering_verdict(dd, PAPER_TABLE1[a] - PAPER_TABLE1[b])}) where the paper has {_signed(PAPER_TABLE1[a] - PAPER_TABLE1[b])}")
+        if {a, b} <= full:
+            d2 = paired_nll_difference(per_image(a, "nll_test_k1000_nall.npy"), per_image(b, "nll_test_k1000_nall.npy"))
+            txt += f" (on all 10 000 test images with K = 1000: {_signed(d2['mean'])}, {_signed(d2['low'])} to {_signed(d2['high'])})"
+        said.append(txt)
+    if said: out.append("Paired image by image, " + "; ".join(said))
+    if "FAE(F=20)" in rows:
+        r = rows["FAE(F=20)"]
+        target = TABLE1_MODELS["FAE(F=20)"]["F_z"] * r["z_dim"]      # mean units: F_z pins tr J / n
+        held = abs(r["trJ"] - target) / target < 0.05
+        out.append(f"What the Fisher term does to the posterior {'reproduces' if held else 'does not reproduce'}: FAE(F=20) holds "
+                   f"tr J(Z|X) at {r['trJ']:.0f}, against its target 20 × {r['z_dim']} = {target:.0f} in the units of the released code")
+    return ". ".join(out) + "."
+
