@@ -83,3 +83,18 @@ def test_reproduce_runs_a_profile_of_rows(tmp_path, monkeypatch):
         assert (run/"probe_knn.json").exists()
     assert [r["model"] for r in s["models"]] == list(__import__("fae_book.experiments", fromlist=["x"]).PROFILES["figure2"]["rows"])
     assert all(r["z_dim"] == 10 for r in s["models"]) and (tmp_path/"f2"/"runs"/"fae_f20-z10-s14"/"config.json").exists()
+
+
+def test_landing_page_account_of_table1_is_what_the_stored_runs_say():
+    "README and the site show the saved output of index.ipynb's table1_summary cell: it must equal a fresh reading of nbs/results/paper."
+    import json
+    from pathlib import Path
+    from fae_book.experiments import table1_summary
+    nbs = Path(__file__).resolve().parent.parent / "nbs"
+    cells = [c for c in json.loads((nbs / "index.ipynb").read_text())["cells"]
+             if c["cell_type"] == "code" and "table1_summary(" in "".join(c["source"]) and "import" not in "".join(c["source"])]
+    assert len(cells) == 1, "index.ipynb must have one cell that writes the Table 1 account"
+    saved = [o for o in cells[0].get("outputs", []) if "text/markdown" in o.get("data", {})]
+    assert saved, "index.ipynb's Table 1 cell has no saved output: execute it (python tools/execute_chapters.py nbs/index.ipynb)"
+    assert "".join(saved[0]["data"]["text/markdown"]) == table1_summary(nbs / "results" / "paper"), \
+        "the landing page's Table 1 account is stale: re-execute index.ipynb and run tools/readme.py"
