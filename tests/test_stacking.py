@@ -10,10 +10,13 @@ from fae_book.training import TrainConfig, TrainingDiverged, train, train_stack,
 TINY = dict(n_train=300, n_valid=100, z_dim=3, depth=1, width=16, batch_size=50, max_epochs=4, warmup_epochs=2,
             patience=10, eval_batch_size=50)
 # float32 arithmetic inside vmap's batched kernels and outside it differs in the last bit; Adam divides each gradient
-# by its running scale, so where a gradient is itself at rounding level the difference grows to a few 1e-6 after 24
-# steps (measured: at most 2.2e-6, in the MAE's auxiliary network). A wrong batch order, noise stream or
-# hyper-parameter moves parameters by about one Adam step, lr = 1e-3, after a single step: 2e-5 separates the two.
-RTOL, ATOL = 0., 2e-5
+# by its running scale, so where a gradient is itself at rounding level the difference grows over 24 steps. Measured
+# (max |stack - alone|): the models' parameters at most 1.2e-7 on both build CPUs; the MAE's auxiliary network 2.2e-6
+# on an AMD EPYC (avx2) and 6.9e-5 on an Intel Xeon (avx512, AMX), whose batched kernels also give two identical
+# members of one stack results 1.5e-8 apart. A wrong batch order, noise stream or hyper-parameter moves parameters by
+# about one Adam step, lr = 1e-3, after a single step: 2e-5 (models) and 2e-4 (the auxiliary network) stay well
+# below that.
+RTOL, ATOL, ATOL_AUX = 0., 2e-5, 2e-4
 
 MEMBERS = [TrainConfig(model="vae", seed=1, **TINY),
            TrainConfig(model="fae", F_z=5., seed=2, **TINY),
@@ -21,9 +24,9 @@ MEMBERS = [TrainConfig(model="vae", seed=1, **TINY),
            TrainConfig(model="mae", M=2., seed=4, **TINY),
            TrainConfig(model="mae", M=0., C=0.5, seed=5, **{**TINY, "max_epochs": 2})]
 
-def _close_states(a, b):
+def _close_states(a, b, atol=ATOL):
     assert a.keys() == b.keys()
-    for k in a: torch.testing.assert_close(a[k], b[k], rtol=RTOL, atol=ATOL, msg=k)
+    for k in a: torch.testing.assert_close(a[k], b[k], rtol=RTOL, atol=atol, msg=k)
 
 def _strip(history):
     return [{k: v for k, v in h.items() if k not in ("seconds", "stack_size")} for h in history]
@@ -38,7 +41,7 @@ def test_member_follows_its_solo_trajectory(stacked, tmp_path, i):
     results, root = stacked
     alone = train(MEMBERS[i], tmp_path, progress=False)
     ours, solo = (torch.load(d/"checkpoint.pt", weights_only=True) for d in (root/f"m{i}", tmp_path))
-    _close_states(ours["model"], solo["model"]); _close_states(ours["objective"], solo["objective"])
+    _close_states(ours["model"], solo["model"]); _close_states(ours["objective"], solo["objective"], ATOL_AUX)
     for (ja, sa), (jb, sb) in zip(ours["optimizer"]["state"].items(), solo["optimizer"]["state"].items()):
         assert ja == jb and float(sa["step"]) == float(sb["step"])
         torch.testing.assert_close(sa["exp_avg"], sb["exp_avg"], rtol=RTOL, atol=ATOL)
@@ -48,7 +51,8 @@ def test_member_follows_its_solo_trajectory(stacked, tmp_path, i):
         assert ha["epoch"] == hb["epoch"] and ha["kl_weight"] == hb["kl_weight"]
         for split in ("train", "valid"):
             for k, v in ha[split].items():
-                assert v == pytest.approx(hb[split][k], rel=1e-5, abs=1e-5, nan_ok=True), (split, k)
+                tol = 1e-4 if k in ("penalty", "mutual_info") else 1e-5     # the MAE terms read the auxiliary network
+                assert v == pytest.approx(hb[split][k], rel=tol, abs=tol, nan_ok=True), (split, k)
     assert results[i].best_epoch == alone.best_epoch and results[i].stopped_reason == alone.stopped_reason
 
 def test_the_comparison_can_fail(stacked, tmp_path):
@@ -70,7 +74,8 @@ def test_members_differ_and_the_stack_shrinks(stacked):
 def test_same_seed_same_model(tmp_path):
     cfg = MEMBERS[1]
     a, b = train_stack([cfg, cfg], [tmp_path/"a", tmp_path/"b"], progress=False)
-    for p, q in zip(a.model.parameters(), b.model.parameters()): assert torch.equal(p, q)
+    for p, q in zip(a.model.parameters(), b.model.parameters()):   # bit for bit on the AMD EPYC, 1.5e-8 apart on the Xeon
+        torch.testing.assert_close(p, q, rtol=0., atol=1e-6)
 
 def test_time_limit_pauses_and_resumes_to_the_same_result(tmp_path):
     cfgs = [replace(MEMBERS[1], max_epochs=5), replace(MEMBERS[3], max_epochs=5)]
