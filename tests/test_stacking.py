@@ -11,7 +11,7 @@ TINY = dict(n_train=300, n_valid=100, z_dim=3, depth=1, width=16, batch_size=50,
             patience=10, eval_batch_size=50)
 # float32 arithmetic inside vmap's batched kernels and outside it differs in the last bit; Adam divides each gradient
 # by its running scale, so where a gradient is itself at rounding level the difference grows over 24 steps. Measured
-# (max |stack - alone|): the models' parameters at most 1.2e-7 on both build CPUs; the MAE's auxiliary network 2.2e-6
+# (max |stack - alone|): the models' parameters at most 1.2e-7 (Xeon); the MAE's auxiliary network 2.2e-6
 # on an AMD EPYC (avx2) and 6.9e-5 on an Intel Xeon (avx512, AMX), whose batched kernels also give two identical
 # members of one stack results 1.5e-8 apart. A wrong batch order, noise stream or hyper-parameter moves parameters by
 # about one Adam step, lr = 1e-3, after a single step: 2e-5 (models) and 2e-4 (the auxiliary network) stay well

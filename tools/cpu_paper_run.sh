@@ -10,12 +10,11 @@
 #    10 000 test images, and runs the k-NN digit probe;
 # 3. stores OUT without checkpoints in nbs/results/paper-new (tools/store_results.py). Rename it paper-runN (the next
 #    number), add a README.md saying how it ran, and run tools/paper_table.py to rebuild the table from all runs.
-# Seconds per epoch on 2-core build machines, float32: a stack of VAE, FAE(F=0), FAE(F=20) about 24 (AMD EPYC, avx2,
-# session 21; that run was lost with its machine), a stack of the two MAEs 20-40 (Intel Xeon with avx512, session 22: the `seconds`
-# in nbs/results/paper-run2's metrics), all five rows about 50 (an MAE step costs about 1.7 VAE steps). So the three
-# converge (about 260 epochs) inside one session and the five do not; evaluating three models takes about 25 min more.
-# On a 24 GiB machine the K = 1000 evaluation on all 10 000 images of one MAE was killed for memory (peak 24.4 GB,
-# session 22: nbs/results/paper-run2/evaluate_all_images_killed.txt); an earlier FAE took 13.7 GB.
+# Measured, float32, on a 2-core Intel Xeon (avx512) build machine: a stack of the two MAEs took 20-40 s an epoch
+# (the `seconds` in nbs/results/paper-run2's metrics), so 115 minutes reached epoch 236, short of the stopping rule;
+# run 1's five lone runs record theirs in nbs/results/paper-run1. K = 5000 on the 1000 images takes about 80 s a
+# model (paper-run2's eval_seconds); the K = 1000 evaluation on all 10 000 images of one MAE was killed for memory on
+# a 24 GiB machine (peak 24.4 GB, nbs/results/paper-run2/evaluate_all_images_killed.txt), and set -e then ends the script.
 # Checkpoints stay in OUT (default /work/runs/paper, outside the repository): the same command continues a run that a
 # time limit stopped, as long as the machine keeps OUT; finished members are not retrained, finished evaluations reused.
 set -euo pipefail
