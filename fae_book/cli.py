@@ -205,8 +205,15 @@ def _markdown_table(rows: list, profile: str, k: int, n_images: int, overrides: 
     how = (f"K = {evals[0][0]} on {evals[0][1]} test images" if len(evals) == 1 else
            "; ".join(f"K = {kk} on {nn} test images for {', '.join(sorted({r['model'] for r in rows if (r['k'], r['n_points']) == (kk, nn)}))}"
                      for kk, nn in evals) + " (models stopped by the time limit get this interim evaluation)")
+    specs = {**TABLE1_MODELS, **BASELINE_MODELS, **{n: m for p in PROFILES.values() for n, m in p.get("rows", {}).items()}}
+    fae = {specs.get(r["model"], {}).get("placement", "datapoint") for r in agg if specs.get(r["model"], {}).get("model") == "fae"}
+    placement = {frozenset(): "",
+                 frozenset({"datapoint"}): ' FAE rows take |F̂ − F| per data point, then average (`placement="datapoint"`); the released code takes it of the batch mean.',
+                 frozenset({"batch"}): ' FAE rows take |F̂ − F| of the batch mean (`placement="batch"`), as the released code does.',
+                 frozenset({"datapoint", "batch"}): ' FAE rows take |F̂ − F| per data point, then average (`placement="datapoint"`), except those that say '
+                                                    '"batch placement", which take it of the batch mean as the released code does.'}[frozenset(fae)]
     head = (f"Test NLL on static binarized MNIST (nats, importance sampling with {how}; "
-            f"profile `{profile}`{changed}). Paper: Zheng et al. (AAAI 2019), Table 1, K = 5000 on all 10000 test images.\n\n"
+            f"profile `{profile}`{changed}).{placement} Paper: Zheng et al. (AAAI 2019), Table 1, K = 5000 on all 10000 test images.\n\n"
             f"| model | paper NLL | measured NLL ({spread}) | seeds | test −ELBO | N(Z\\|X) | tr J(Z\\|X) | E[N·trJ] / n | I_q (nats) | active units | best:last epoch | how it stopped |\n"
             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---|\n")
     fmt = lambda r: f"{r['nll']:.2f} ± {r['nll_sd'] if r['nll_sd'] is not None else r['nll_se']:.2f}"
