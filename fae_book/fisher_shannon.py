@@ -269,12 +269,12 @@ def entropy_power(dist_or_entropy, # a continuous distribution, or an entropy H 
 
 # %% ../nbs/02_fisher_shannon.ipynb #fad03187
 def _as_samples(samples, name="samples"):
-    "An (N, d) float64 array from an (N,) or (N, d) tensor/array, with clear errors."
+    "An (m, d) float64 array from an (m,) or (m, d) tensor/array, with clear errors."
     x = samples.detach().cpu().numpy() if isinstance(samples, Tensor) else np.asarray(samples)
     if x.dtype.kind not in "fiu": raise TypeError(f"{name} must be numeric; got dtype {x.dtype}")
     x = x.astype(np.float64)
     if x.ndim == 1: x = x[:, None]
-    if x.ndim != 2: raise ValueError(f"{name} must have shape (N,) or (N, d); got {x.shape}")
+    if x.ndim != 2: raise ValueError(f"{name} must have shape (m,) or (m, d); got {x.shape}")
     if not np.isfinite(x).all(): raise ValueError(f"{name} contain nan or inf")
     return x
 
@@ -286,27 +286,27 @@ def _standardise(x:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                          "a continuous distribution needs spread in every coordinate")
     return (x - x.mean(0)) / sd, sd
 
-def knn_entropy(samples, # (N,) or (N, d) samples of a continuous distribution (tensor or array)
-                k:int=3, # which neighbour: 1 <= k < N
+def knn_entropy(samples, # (m,) or (m, d) samples of a continuous distribution (tensor or array)
+                k:int=3, # which neighbour: 1 <= k < m
                )->float: # estimated differential entropy in nats
     "Kozachenko–Leonenko $k$-nearest-neighbour estimate of the differential entropy, on coordinates standardised to unit s.d. (plus their log-s.d.s)."
     x = _as_samples(samples)
-    N, d = x.shape
+    m, d = x.shape
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise ValueError(f"k must be a positive int; got {k!r}")
-    if k >= N: raise ValueError(f"k={k} needs more than k samples; got N={N}. Use a smaller k or more samples.")
+    if k >= m: raise ValueError(f"k={k} needs more than k samples; got m={m}. Use a smaller k or more samples.")
     u, sd = _standardise(x)
     r = cKDTree(u).query(u, k=k + 1)[0][:, k]  # column 0 is the point itself
     if (r == 0).any():
         raise ValueError(f"{int((r == 0).sum())} samples have k={k} or more exact duplicates (distance 0): "
                          "the estimator needs samples of a continuous distribution")
     log_vd = d / 2 * math.log(math.pi) - special.gammaln(1 + d / 2)
-    return float(special.digamma(N) - special.digamma(k) + log_vd + d * np.mean(np.log(r)) + np.log(sd).sum())
+    return float(special.digamma(m) - special.digamma(k) + log_vd + d * np.mean(np.log(r)) + np.log(sd).sum())
 
 # %% ../nbs/02_fisher_shannon.ipynb #2449ff47
-def kde_fisher_information(samples, # (N,) or (N, d) samples
-                           bandwidth=None, # Gaussian kernel widths h: None (Scott's rule per coordinate, sd_k·N^(-1/(d+4))), a float (every coordinate, data units) or one per coordinate
-                           chunk:int=2048, # rows per block of the N×N distance matrix
+def kde_fisher_information(samples, # (m,) or (m, d) samples
+                           bandwidth=None, # Gaussian kernel widths h: None (Scott's rule per coordinate, sd_k·m^(-1/(d+4))), a float (every coordinate, data units) or one per coordinate
+                           chunk:int=2048, # rows per block of the m×m distance matrix
                           )->float: # estimate of E‖s_Y(X)‖², the score of Y = X + hZ at the samples: below tr J(X + hZ) and tr J(X) for large h, above for small h
     """Plug-in $\\operatorname{tr}J$ from the leave-one-out score of a Gaussian kernel density estimate.
 
@@ -314,9 +314,9 @@ def kde_fisher_information(samples, # (N,) or (N, d) samples
     unchanged, and with the default (per-coordinate) bandwidth a coordinate measured in other units (× a)
     contributes its own J / a² and leaves the others alone."""
     x = _as_samples(samples)
-    N, d = x.shape
-    if N < 3: raise ValueError(f"need at least 3 samples; got {N}")
-    if bandwidth is None: h = _standardise(x)[1] * N ** (-1 / (d + 4))
+    m, d = x.shape
+    if m < 3: raise ValueError(f"need at least 3 samples; got {m}")
+    if bandwidth is None: h = _standardise(x)[1] * m ** (-1 / (d + 4))
     else:
         h = np.broadcast_to(np.asarray(bandwidth, dtype=np.float64), (d,)) if np.ndim(bandwidth) <= 1 and np.size(bandwidth) in (1, d) else None
         if h is None: raise ValueError(f"bandwidth must be a number or one number per coordinate ({d}); got shape {np.shape(bandwidth)}")
@@ -324,14 +324,14 @@ def kde_fisher_information(samples, # (N,) or (N, d) samples
     h = torch.as_tensor(np.array(h))
     u = torch.as_tensor(x - x.mean(0)) / h               # centred, in bandwidths: no cancellation of large offsets
     total = 0.
-    for i0 in range(0, N, chunk):
+    for i0 in range(0, m, chunk):
         ui = u[i0:i0 + chunk]
         logw = -torch.cdist(ui, u, compute_mode="donot_use_mm_for_euclid_dist").pow(2) / 2
         logw[torch.arange(len(ui)), torch.arange(i0, i0 + len(ui))] = -math.inf  # leave one out
         w = torch.softmax(logw, dim=1)
         score = (w @ u - ui) / h                           # Σ_j w_ij (x_j - x_i) / h²
         total += score.pow(2).sum().item()
-    return total / N
+    return total / m
 
 # %% ../nbs/02_fisher_shannon.ipynb #fceff499
 def gaussian_fs_coordinates(log_var:Tensor, # log σ² of diagonal Gaussians, shape (..., n)
