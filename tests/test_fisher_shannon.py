@@ -330,7 +330,7 @@ def test_gaussian_fs_coordinates_bad_input(bad, err, msg):
     (np.random.default_rng(0).standard_normal(20), 0, "positive int"),
     (np.random.default_rng(0).standard_normal(20), 1.5, "positive int"),
     (np.random.default_rng(0).standard_normal(20), True, "positive int"),
-    (np.zeros((4, 2, 2)), 1, r"shape \(N,\) or \(N, d\)"),
+    (np.zeros((4, 2, 2)), 1, r"shape \(m,\) or \(m, d\)"),
     (np.array([1., np.nan, 2., 3.]), 1, "nan or inf"),
     (np.r_[np.zeros(3), np.arange(1., 10.)], 2, "duplicates"),
 ])
