@@ -115,7 +115,7 @@ def _run_state(run_dir: Path) -> dict:
     best = load_checkpoint(run_dir / "best.pt", keys=("epoch",))["epoch"]
     return dict(epochs=ck.get("epoch", len(read_metrics(run_dir))), best_epoch=best, stopped_reason=ck.get("stopped_reason"))
 
-EVALUATION_VERSION = 2   # raised whenever the evaluation itself changes, so that older stored evaluations are recomputed
+EVALUATION_VERSION = 3   # raised whenever the evaluation itself changes, so that older stored evaluations are recomputed (3: s.e. of N and tr J)
 
 def evaluation_inputs(run_dir, # a folder written by `train`
                       k: int, n_test: int | None, split: str = "test") -> dict:
@@ -181,8 +181,15 @@ def evaluate_run(run_dir, # a folder written by `train`
     return {**res, "status": run_status(state["stopped_reason"], state["epochs"])}
 
 # %% ../nbs/10_cli.ipynb #f29397ab
+def _coordinate_se(rows: list, key: str) -> float | None:
+    "Standard error of a row's mean `key` (N or trJ): over the images for one seed, over the seeds for several; None when an older evaluation did not record it."
+    import numpy as np
+    if len(rows) > 1: return float(np.std([r[key] for r in rows], ddof=1) / np.sqrt(len(rows)))
+    se = rows[0].get(f"{key}_se")
+    return None if se is None or not np.isfinite(se) else float(se)
+
 def _aggregate(rows: list) -> list:
-    "One row per model: the seed mean of every number, the NLL's spread over seeds, and each seed's status."
+    "One row per model: the seed mean of every number, the NLL's spread over seeds, the s.e. of N and tr J, and each seed's status."
     import numpy as np
     out = []
     for name in dict.fromkeys(r["model"] for r in rows):
@@ -192,6 +199,7 @@ def _aggregate(rows: list) -> list:
         out.append(dict(model=name, seeds=[r["seed"] for r in rs], nll=float(nll.mean()),
                         nll_sd=float(nll.std(ddof=1)) if len(rs) > 1 else None, nll_se=rs[0]["nll_se"] if len(rs) == 1 else None,
                         **{k: float(np.mean([r[k] for r in rs])) for k in keys},
+                        **{f"{k}_se": _coordinate_se(rs, k) for k in ("N", "trJ")},
                         epochs="/".join(f"{r['best_epoch']}:{r['epochs']}" for r in rs), status="; ".join(dict.fromkeys(r["status"] for r in rs))))
     return out
 
@@ -288,13 +296,14 @@ def reproduce(out_dir="reproduce_results", # results folder (created; runs resum
 
 # %% ../nbs/10_cli.ipynb #7b534402
 def _figures(out: Path, table: list, histories: dict, folders: dict | None):
-    "fs_plane.png (seed means of `table`), trajectory.png and, given run `folders` with their weights, reconstructions.png (one seed's `histories` and `folders`, by model name)."
+    "fs_plane.png (seed means of `table`, ± 2 s.e. where recorded), trajectory.png and, given run `folders` with their weights, reconstructions.png (one seed's `histories` and `folders`, by model name)."
     import matplotlib; matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     from fae_book.fisher_shannon import plot_fs_plane
     from fae_book.training import plot_fs_trajectory
     z_dim = int(table[0]["z_dim"])
-    ax = plot_fs_plane({r["model"]: (r["N"], r["trJ"]) for r in table}, n=z_dim, colors=MODEL_COLOURS)
+    bars = {r["model"]: (2 * r["N_se"], 2 * r["trJ_se"]) for r in table if r.get("N_se") is not None and r.get("trJ_se") is not None}
+    ax = plot_fs_plane({r["model"]: (r["N"], r["trJ"]) for r in table}, n=z_dim, colors=MODEL_COLOURS, errors=bars)
     ax.set_title(f"Posteriors in the Fisher–Shannon plane (n = {z_dim})")
     ax.figure.savefig(out / "fs_plane.png", dpi=120, bbox_inches="tight"); plt.close(ax.figure)
     closed = [n for n, h in histories.items() if h and h[-1]["valid"].get("trJ") is not None]   # an IAF's trajectory has no closed form

@@ -259,20 +259,21 @@ def evaluate(model:nn.Module, # a VAE with a diagonal Gaussian encoder
              importance:tuple|None=None, # `(log p̂, mean log w)` of these points computed already (e.g. for a stack of models); None: compute
              fs_points:int=1000, # a posterior without closed-form coordinates (an IAF): estimate them on this many of the first points
             ) -> dict:
-    "Test NLL (IS, k samples) ± s.e., −ELBO, FS coordinates, Stam ratio, mean σ², encoder MI, active units, reconstruction error."
+    "Test NLL (IS, k samples) ± s.e., −ELBO, FS coordinates (for a Gaussian posterior with their s.e. over the points), Stam ratio, mean σ², encoder MI, active units, reconstruction error."
     log_p, elbo = importance if importance is not None else importance_sampled_log_likelihood(model, x, k, batch_size, sample_chunk, progress)
     device, dtype = _check_data(x, model)
     with torch.no_grad(): gaussian = isinstance(getattr(model.encode(x[:1].to(device=device, dtype=dtype)), "base_dist", None), Normal)
+    se = lambda v: float(torch.as_tensor(v).double().std() / math.sqrt(len(v))) if len(v) > 1 else math.nan   # of a mean over points
     if gaussian:
         fs = posterior_fs_coordinates(model, x)
         _, log_var = _encode_all(model, x, 1000)
-        coords = dict(z_dim=fs.n, N=fs.N_mean, trJ=fs.trJ_mean, stam_ratio=fs.stam_ratio, sigma2=float(log_var.exp().mean()),
+        coords = dict(z_dim=fs.n, N=fs.N_mean, N_se=se(fs.N), trJ=fs.trJ_mean, trJ_se=se(fs.trJ), stam_ratio=fs.stam_ratio, sigma2=float(log_var.exp().mean()),
                       mutual_info=encoder_mutual_information(model, x) if len(x) > 1 else math.nan, fs_estimator="closed form")
     else:                       # a flow posterior (chapter 08): Monte-Carlo coordinates on the first points; no σ², no minibatch MI
         from fae_book.baselines import sampled_fs_coordinates
         m = min(len(x), fs_points)
         s = sampled_fs_coordinates(model, x[:m].to(device=device, dtype=dtype), samples=16, generator=torch.Generator().manual_seed(0))
-        coords = dict(z_dim=s["n"], N=float(s["N"].mean()), trJ=float(s["trJ"].mean()), stam_ratio=float((s["N"] * s["trJ"]).mean() / s["n"]),
+        coords = dict(z_dim=s["n"], N=float(s["N"].mean()), N_se=se(s["N"]), trJ=float(s["trJ"].mean()), trJ_se=se(s["trJ"]), stam_ratio=float((s["N"] * s["trJ"]).mean() / s["n"]),
                       sigma2=math.nan, mutual_info=math.nan, fs_estimator=f"Monte Carlo, 16 draws for each of the first {m} points")
     return dict(n_points=len(x), k=k, **coords,
                 nll=float(-log_p.mean()), nll_se=float(log_p.std() / math.sqrt(len(x))) if len(x) > 1 else math.nan,
@@ -282,16 +283,20 @@ def evaluate(model:nn.Module, # a VAE with a diagonal Gaussian encoder
 
 def plot_models_fs_plane(models:dict, # name -> model (VAEs with diagonal Gaussian encoders and equal z_dim)
                          x:Tensor,    # data whose posteriors are averaged
-                         ax=None, **kwargs):
+                         ax=None,
+                         bars:float=2., # error bars of ± `bars` standard errors of each mean over the points of `x` (0: none)
+                         **kwargs):     # passed on to `plot_fs_plane`
     "Each model as the point (E_x N, E_x tr J) of its posterior in the Fisher–Shannon plane (the paper's Fig. 1, left)."
     if not models: raise ValueError("models is empty: pass a dict name -> model.")
+    if not (isinstance(bars, (int, float)) and math.isfinite(bars) and bars >= 0): raise ValueError(f"bars must be a number >= 0, got {bars!r}.")
     dims = {name: m.z_dim for name, m in models.items()}
     if len(set(dims.values())) != 1: raise ValueError(f"all models must share one latent dimension, got {dims}.")
-    points = {}
+    points, errors = {}, {}
     for name, m in models.items():
         fs = posterior_fs_coordinates(m, x)
         points[name] = (fs.N_mean, fs.trJ_mean)
-    return plot_fs_plane(points, n=next(iter(dims.values())), ax=ax, **kwargs)
+        if bars and len(x) > 1: errors[name] = tuple(bars * float(v.double().std()) / math.sqrt(len(x)) for v in (fs.N, fs.trJ))
+    return plot_fs_plane(points, n=next(iter(dims.values())), ax=ax, errors=errors, **kwargs)
 
 # %% ../nbs/07_evaluation.ipynb #92650dd1
 def paired_nll_difference(nll_a, # per-image −log p̂ of model A, shape (N,) (e.g. a stored `nll_*.npy`)

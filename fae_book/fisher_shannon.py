@@ -374,6 +374,7 @@ def plot_fs_plane(points:dict|None=None, # name -> (N, trJ), drawn as labelled m
                   cmap:str="viridis", # colour map of the trajectory
                   annotate:bool=True, # write each point's name next to it (placed where it overlaps no other label or point)
                   colors:dict|None=None, # name -> matplotlib colour (e.g. `fae_book.experiments.MODEL_COLOURS`); others take C0, C1, ... in order
+                  errors:dict|None=None, # name -> (half-width in N, half-width in trJ) of the point's error bars (e.g. 2 s.e.); names must be in `points`
                   figsize=(6, 4.5), # size of a new figure
                  ): # the Axes
     "Draw the Fisher–Shannon plane (N, tr J) on log-log axes with Stam's forbidden region, iso-curves and points."
@@ -385,6 +386,13 @@ def plot_fs_plane(points:dict|None=None, # name -> (N, trJ), drawn as labelled m
         p = np.asarray(p, dtype=float).ravel()
         if p.shape != (2,): raise ValueError(f"point {name!r} must be a pair (N, trJ); got {p}")
         pts[name] = _positive_finite(p, f"point {name!r}")
+    bars = {}
+    for name, e in dict(errors or {}).items():
+        if name not in pts: raise ValueError(f"errors names {name!r}, which is not one of the points {list(pts)}")
+        e = np.asarray(e, dtype=float).ravel()
+        if e.shape != (2,) or not (np.isfinite(e).all() and (e >= 0).all()):
+            raise ValueError(f"errors of {name!r} must be a pair of finite half-widths >= 0 (in N, in trJ); got {e}")
+        bars[name] = e
     traj = None
     if trajectory is not None:
         if len(trajectory) not in (2, 3): raise ValueError("trajectory must be (N, trJ) or (N, trJ, colour_values)")
@@ -421,6 +429,9 @@ def plot_fs_plane(points:dict|None=None, # name -> (N, trJ), drawn as labelled m
     colors = dict(colors or {})
     for i, (name, (pN, pJ)) in enumerate(pts.items()):
         ax.plot(pN, pJ, "o", color=colors.get(name, f"C{i % 10}"), ms=6, zorder=4)
+        if name in bars:   # on log axes a bar reaching zero is cut at the frame
+            ax.errorbar(pN, pJ, xerr=bars[name][0], yerr=bars[name][1], fmt="none", ecolor=colors.get(name, f"C{i % 10}"),
+                        elinewidth=0.9, capsize=2.5, zorder=4)
     if traj:
         tN, tJ, tc = traj
         ax.plot(tN, tJ, color="0.5", lw=0.8, zorder=2)

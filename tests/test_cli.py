@@ -119,6 +119,9 @@ def test_reproduce_seeds_time_limit_and_per_image_nll(tmp_path):
     row = next(r for r in s["table"] if r["model"] == "VAE")
     nll = [m["nll"] for m in s["models"] if m["model"] == "VAE"]
     assert row["nll"] == pytest.approx(np.mean(nll)) and row["nll_sd"] == pytest.approx(np.std(nll, ddof=1))
+    trJ = [m["trJ"] for m in s["models"] if m["model"] == "VAE"]           # several seeds: the s.e. of the mean over seeds
+    assert row["trJ_se"] == pytest.approx(np.std(trJ, ddof=1) / np.sqrt(2))
+    assert all(m["N_se"] > 0 and m["trJ_se"] > 0 for m in s["models"])       # one seed: over its 40 images
     per_image = np.load(tmp_path / "runs" / "vae-s3" / "nll_test_k5_n40.npy")
     assert per_image.shape == (40,) and per_image.mean() == pytest.approx(s["models"][0]["nll"])
     frozen = reproduce(tmp_path, time_limit=0, **kw)                   # 0: evaluate only, nothing trains
