@@ -152,12 +152,15 @@ import yaml
 
 
 def figure_problems(nb):
-    "Figure labels that repeat, lack a string `fig-cap` or do not parse as Quarto's YAML cell options, and `@fig-` references to no label."
+    "Figures stored without a label, figure labels that repeat, lack a string `fig-cap` or do not parse as Quarto's YAML cell options, and `@fig-` references to no label."
     problems, labels = [], []
     for i, c in enumerate(nb["cells"]):
         if c["cell_type"] != "code": continue
         head = [l[3:] for l in "".join(c["source"]).split("\n") if l.startswith("#| ")]
-        if not any(l.startswith("label: fig-") for l in head): continue
+        if not any(l.startswith("label: fig-") for l in head):
+            if any("image/png" in o.get("data", {}) for o in c.get("outputs", [])):
+                problems.append(f"cell {i}: draws a figure without a label and caption")
+            continue
         try: opts = yaml.safe_load("\n".join(l for l in head if not l.startswith(("export", "hide", "exporti", "exports"))))
         except yaml.YAMLError as e:
             problems.append(f"cell {i}: cell options are not YAML ({e.problem})"); continue
@@ -183,3 +186,6 @@ def test_figure_check_catches_constructed_defects():
     assert figure_problems(_nb(("code", "#| label: fig-a\nplt.plot([1])"))) == ["cell 0: fig-a has no fig-cap"]
     assert figure_problems(_nb(fig("fig-a", '"unclosed'))) [0].startswith("cell 0: cell options are not YAML")
     assert figure_problems(_nb(fig("fig-a"), ("markdown", "See @fig-b."))) == ["cell 1: @fig-b names no figure"]
+    drawn = _nb(("code", "plt.plot([1])"))
+    drawn["cells"][0]["outputs"] = [{"output_type": "display_data", "data": {"image/png": "iVBOR", "text/plain": "<Figure>"}}]
+    assert figure_problems(drawn) == ["cell 0: draws a figure without a label and caption"]
