@@ -248,6 +248,11 @@ def reconstruction_error(model:nn.Module, # a VAE
     return torch.cat(out)
 
 # %% ../nbs/07_evaluation.ipynb #1d97b40a
+def _mean_se(v) -> float:
+    "Standard error of the mean of the values `v` over points (sample s.d. / sqrt(n)), in float64; nan for fewer than two."
+    v = torch.as_tensor(v).double()
+    return float(v.std() / math.sqrt(len(v))) if len(v) > 1 else math.nan
+
 def evaluate(model:nn.Module, # a VAE with a diagonal Gaussian encoder
              x:Tensor,        # evaluation data (e.g. the test set), shape (N, D)
              k:int=5000,      # importance samples for the log-likelihood (the paper: 5000)
@@ -263,20 +268,19 @@ def evaluate(model:nn.Module, # a VAE with a diagonal Gaussian encoder
     log_p, elbo = importance if importance is not None else importance_sampled_log_likelihood(model, x, k, batch_size, sample_chunk, progress)
     device, dtype = _check_data(x, model)
     with torch.no_grad(): gaussian = isinstance(getattr(model.encode(x[:1].to(device=device, dtype=dtype)), "base_dist", None), Normal)
-    se = lambda v: float(torch.as_tensor(v).double().std() / math.sqrt(len(v))) if len(v) > 1 else math.nan   # of a mean over points
     if gaussian:
         fs = posterior_fs_coordinates(model, x)
         _, log_var = _encode_all(model, x, 1000)
-        coords = dict(z_dim=fs.n, N=fs.N_mean, N_se=se(fs.N), trJ=fs.trJ_mean, trJ_se=se(fs.trJ), stam_ratio=fs.stam_ratio, sigma2=float(log_var.exp().mean()),
+        coords = dict(z_dim=fs.n, N=fs.N_mean, N_se=_mean_se(fs.N), trJ=fs.trJ_mean, trJ_se=_mean_se(fs.trJ), stam_ratio=fs.stam_ratio, sigma2=float(log_var.exp().mean()),
                       mutual_info=encoder_mutual_information(model, x) if len(x) > 1 else math.nan, fs_estimator="closed form")
     else:                       # a flow posterior (chapter 08): Monte-Carlo coordinates on the first points; no σ², no minibatch MI
         from fae_book.baselines import sampled_fs_coordinates
         m = min(len(x), fs_points)
         s = sampled_fs_coordinates(model, x[:m].to(device=device, dtype=dtype), samples=16, generator=torch.Generator().manual_seed(0))
-        coords = dict(z_dim=s["n"], N=float(s["N"].mean()), N_se=se(s["N"]), trJ=float(s["trJ"].mean()), trJ_se=se(s["trJ"]), stam_ratio=float((s["N"] * s["trJ"]).mean() / s["n"]),
+        coords = dict(z_dim=s["n"], N=float(s["N"].mean()), N_se=_mean_se(s["N"]), trJ=float(s["trJ"].mean()), trJ_se=_mean_se(s["trJ"]), stam_ratio=float((s["N"] * s["trJ"]).mean() / s["n"]),
                       sigma2=math.nan, mutual_info=math.nan, fs_estimator=f"Monte Carlo, 16 draws for each of the first {m} points")
     return dict(n_points=len(x), k=k, **coords,
-                nll=float(-log_p.mean()), nll_se=float(log_p.std() / math.sqrt(len(x))) if len(x) > 1 else math.nan,
+                nll=float(-log_p.mean()), nll_se=_mean_se(log_p),
                 neg_elbo=float(-elbo.mean()),
                 active_units=active_units(model, x, threshold), reconstruction=float(reconstruction_error(model, x).mean()),
                 **(dict(per_image_nll=(-log_p).numpy()) if per_image else {}))
@@ -295,7 +299,7 @@ def plot_models_fs_plane(models:dict, # name -> model (VAEs with diagonal Gaussi
     for name, m in models.items():
         fs = posterior_fs_coordinates(m, x)
         points[name] = (fs.N_mean, fs.trJ_mean)
-        if bars and len(x) > 1: errors[name] = tuple(bars * float(v.double().std()) / math.sqrt(len(x)) for v in (fs.N, fs.trJ))
+        if bars and len(x) > 1: errors[name] = (bars * _mean_se(fs.N), bars * _mean_se(fs.trJ))
     return plot_fs_plane(points, n=next(iter(dims.values())), ax=ax, errors=errors, **kwargs)
 
 # %% ../nbs/07_evaluation.ipynb #92650dd1
