@@ -16,7 +16,7 @@ from .models import VAE, GaussianEncoder, mlp, _full, _check_input, _LIKELIHOODS
 # %% auto #0
 __all__ = ['made_masks', 'MaskedLinear', 'IAFStep', 'IAFPosterior', 'IAFEncoder', 'IAFVAE', 'build_iaf_vae', 'flow_jacobian',
            'posterior_score', 'sampled_fs_coordinates', 'MaskedConv2d', 'GatedMaskedConv', 'AutoregressiveBernoulli',
-           'PixelCNNDecoder', 'PixelVAE', 'build_pixel_vae']
+           'PixelCNNDecoder', 'PixelVAE', 'build_pixel_vae', 'stored_fs_coordinates']
 
 # %% ../nbs/08_baselines.ipynb #c8000007
 def made_masks(order,          # (d,) a permutation of 1..d: input i is the order[i]-th variable
@@ -320,3 +320,51 @@ def build_pixel_vae(x_dim: int = 784, z_dim: int = 40, depth: int = 5, width: in
     "The paper's Gaussian MLP encoder and a PixelCNN decoder conditioned on z through the book's decoder MLP (binary pixels)."
     return PixelVAE(GaussianEncoder(x_dim, z_dim, depth, width, activation),
                     PixelCNNDecoder(z_dim, x_dim, depth, width, activation, layers, channels))
+
+# %% ../nbs/08_baselines.ipynb #1cd7924d
+def stored_fs_coordinates(run_dir,            # a run folder written by `train`, with its best.pt
+                          n_images: int = 1000, # test images: the fixed subset of the stored NLLs (`eval_indices`, seed 0)
+                          samples: int = 32,   # posterior draws per image (>= 2)
+                          seed: int = 0,       # seed of the draws
+                          batch_size: int = 250, # images per pass (a pass holds batch × z_dim × z_dim Jacobian entries)
+                         ) -> dict:
+    """`sampled_fs_coordinates` of the run's best model on `n_images` test images: `H`, `N`, `trJ` and their standard
+    errors, arrays (n_images,) in float64 (H in nats, N dimensionless, tr J in inverse squared latent units), `n` the latent
+    dimension, `indices` the images; for a diagonal Gaussian posterior also the closed forms `N_closed`, `trJ_closed`.
+    Stored as `fs_sampled_n{n_images}.npz` in the run folder with the weights' SHA-256, reused while they are unchanged.
+    Raises FileNotFoundError without best.pt."""
+    import numpy as np
+    from pathlib import Path
+    from fae_book.training import load_run
+    from fae_book.data import load_dataset, sha256_file
+    from fae_book.fisher_shannon import gaussian_fs_coordinates
+    from fae_book.cli import eval_indices
+    run_dir = Path(run_dir)
+    path, digest = run_dir / f"fs_sampled_n{n_images}.npz", sha256_file(run_dir / "best.pt")
+    if path.exists():
+        with np.load(path) as f:
+            if str(f["weights_sha256"]) == digest and int(f["samples"]) == samples and int(f["seed"]) == seed:
+                return {k: f[k] for k in f.files}
+    model, _, config = load_run(run_dir, device="cpu")
+    x = load_dataset(config.dataset, root=config.data_root).test
+    idx = eval_indices(len(x), n_images)
+    gen, parts = torch.Generator().manual_seed(seed), []
+    for i in range(0, len(idx), batch_size):
+        parts.append(sampled_fs_coordinates(model, x[idx[i:i + batch_size]], samples=samples, generator=gen))
+    out = {k: torch.cat([p[k] for p in parts]).numpy() for k in ("H", "H_se", "N", "N_se", "trJ", "trJ_se")}
+    model.eval()
+    with torch.no_grad(): q = model.encode(x[idx[:1]])
+    if isinstance(getattr(q, "base_dist", None), Normal):
+        lvs = []
+        with torch.no_grad():
+            for i in range(0, len(idx), batch_size):
+                lvs.append(2 * model.encode(x[idx[i:i + batch_size]]).base_dist.scale.log())
+        N_c, J_c = gaussian_fs_coordinates(torch.cat(lvs).double())
+        out.update(N_closed=N_c.numpy(), trJ_closed=J_c.numpy())
+    out.update(n=np.array(parts[0]["n"]), indices=idx.numpy().astype(np.int16), samples=np.array(samples), seed=np.array(seed),
+               weights_sha256=np.array(digest))
+    tmp = path.with_name(path.name + ".tmp")                # written whole, then renamed: never a half file under the real name
+    with open(tmp, "wb") as f: np.savez_compressed(f, **out)
+    tmp.replace(path)
+    return out
+
