@@ -11,8 +11,8 @@ import math
 # %% auto #0
 __all__ = ['PAPER_TABLE1', 'TABLE1_MODELS', 'BASELINE_MODELS', 'FIGURE2_MODELS', 'ABLATION_MODELS', 'PROFILES', 'MODEL_COLOURS',
            'PAPER_COMPARISONS', 'LITERATURE_VAE_NLL', 'TABLE1_PAIRS', 'run_folder', 'table1_verdict',
-           'ordering_verdict', 'knn_probe_accuracy', 'probe_codes', 'probe_run', 'latent_codes', 'figure2_summary',
-           'trend_in_F', 'precision_comparison', 'table1_summary']
+           'ordering_verdict', 'knn_probe_accuracy', 'probe_run', 'latent_codes', 'figure2_summary', 'trend_in_F',
+           'precision_comparison', 'table1_summary']
 
 # %% ../nbs/09_reproduction.ipynb #c5cb1191
 PAPER_TABLE1 = {"VAE": 85.56, "FAE(F=0)": 83.2, "FAE(F=20)": 79.30, "MAE(M=0)": 81.58, "MAE(M=10)": 80.86,
@@ -131,42 +131,24 @@ def knn_probe_accuracy(train_codes, # (N, d) codes of labelled points, e.g. post
         right += int((votes.argmax(1) == yb[i:i + block]).sum())                      # argmax: first (smallest) of tied labels
     return right / len(b)
 
-def probe_codes(model, # a trained VAE: a diagonal Gaussian posterior, or a flow one (chapter 08's IAF)
-                x, # images (N, D)
-                batch_size: int = 1000, # images per forward pass
-               ) -> tuple:
-    """The codes the digit probe reads, (N, d), and what they are: the posterior means E_q[z|x] of a diagonal Gaussian;
-    for a flow posterior, whose mean has no closed form, the flow's image f(μ) of the base Gaussian's mean (ε = 0)."""
-    import torch
-    from fae_book.evaluation import _encode_all
-    w = next(model.parameters())
-    with torch.no_grad(): q = model.encode(x[:1].to(w.device, w.dtype))
-    if not (hasattr(q, "flow") and hasattr(q, "steps")): return _encode_all(model, x, batch_size)[0], "posterior means"
-    was, codes = model.training, []
-    model.eval()
-    try:
-        with torch.no_grad():
-            for i in range(0, len(x), batch_size):
-                q = model.encode(x[i:i + batch_size].to(w.device, w.dtype))
-                codes.append(q.flow(torch.zeros_like(q.loc))[0])
-    finally: model.train(was)
-    return torch.cat(codes), "flow image of the base mean (epsilon = 0)"
-
 def probe_run(run_dir, # a run folder written by `train` (static binarized MNIST)
               labels_root=None, # folder with binarized_mnist_labels.npz (None: $FAE_BOOK_DATA)
               k: int = 10, # neighbours that vote
              ) -> dict:
-    "k-NN digit accuracy on the posterior means of the run's best model (train codes → test codes), stored as `probe_knn.json` with the weights' SHA-256 and provenance."
+    "k-NN digit accuracy on the codes of the run's best model (posterior means; for a flow posterior f(μ), chapter 08) (train codes → test codes), stored as `probe_knn.json` with the weights' SHA-256 and provenance."
     import json
     from pathlib import Path
     from fae_book.training import load_run, provenance, atomic_write_text
     from fae_book.data import load_dataset, load_labels, sha256_file
-    from fae_book.evaluation import _encode_all
+    import torch
+    from fae_book.evaluation import _point_codes
     run_dir = Path(run_dir)
     model, _, config = load_run(run_dir)
     if config.dataset != "binarized_mnist": raise ValueError(f"the digit probe needs static binarized MNIST, the run used {config.dataset!r}")
     data, labels = load_dataset(config.dataset, root=config.data_root), load_labels(labels_root)
-    (mu_train, what), (mu_test, _) = probe_codes(model, data.train), probe_codes(model, data.test)
+    mu_train, mu_test = _point_codes(model, data.train, 1000), _point_codes(model, data.test, 1000)
+    with torch.no_grad(): flow = hasattr(model.encode(data.test[:1].to(next(model.parameters()).device)), "steps")
+    what = "flow image f(mu) of the base mean (an IAF posterior has no closed-form mean)" if flow else "posterior means"
     acc = knn_probe_accuracy(mu_train.cpu(), labels["train"], mu_test.cpu(), labels["test"], k=k)
     res = dict(probe="knn", k=k, accuracy=acc, n_train=len(mu_train), n_test=len(mu_test), codes=what,
                weights_sha256=sha256_file(run_dir / "best.pt"),
