@@ -338,6 +338,7 @@ def stored_fs_coordinates(run_dir,            # a run folder written by `train`,
     from fae_book.training import load_run
     from fae_book.data import load_dataset, sha256_file
     from fae_book.fisher_shannon import gaussian_fs_coordinates
+    from fae_book.evaluation import _encode_all
     from fae_book.cli import eval_indices
     run_dir = Path(run_dir)
     path, digest = run_dir / f"fs_sampled_n{n_images}.npz", sha256_file(run_dir / "best.pt")
@@ -352,14 +353,9 @@ def stored_fs_coordinates(run_dir,            # a run folder written by `train`,
     for i in range(0, len(idx), batch_size):
         parts.append(sampled_fs_coordinates(model, x[idx[i:i + batch_size]], samples=samples, generator=gen))
     out = {k: torch.cat([p[k] for p in parts]).numpy() for k in ("H", "H_se", "N", "N_se", "trJ", "trJ_se")}
-    model.eval()
-    with torch.no_grad(): q = model.encode(x[idx[:1]])
-    if isinstance(getattr(q, "base_dist", None), Normal):
-        lvs = []
-        with torch.no_grad():
-            for i in range(0, len(idx), batch_size):
-                lvs.append(2 * model.encode(x[idx[i:i + batch_size]]).base_dist.scale.log())
-        N_c, J_c = gaussian_fs_coordinates(torch.cat(lvs).double())
+    with torch.no_grad(): gaussian = isinstance(getattr(model.encode(x[idx[:1]]), "base_dist", None), Normal)
+    if gaussian:
+        N_c, J_c = gaussian_fs_coordinates(_encode_all(model, x[idx], batch_size)[1].double())
         out.update(N_closed=N_c.numpy(), trJ_closed=J_c.numpy())
     out.update(n=np.array(parts[0]["n"]), indices=idx.numpy().astype(np.int16), samples=np.array(samples), seed=np.array(seed),
                weights_sha256=np.array(digest))
