@@ -231,7 +231,7 @@ def _markdown_table(rows: list, profile: str, k: int, n_images: int, overrides: 
     return head + "\n".join(lines) + "\n"
 
 def reproduce(out_dir="reproduce_results", # results folder (created; runs resume from it)
-              profile: str = "quick", # "quick" (about 10 min on 2 CPU cores) or "paper" (the paper's settings)
+              profile: str = "quick", # "quick" (about 6 min on 2 CPU cores) or "paper" (the paper's settings)
               models: list | None = None, # names from TABLE1_MODELS or BASELINE_MODELS (None: the five of TABLE1_MODELS)
               k: int | None = None, # importance samples (None: the profile's)
               n_test: int | None = None, # test images for the NLL (None: the profile's)

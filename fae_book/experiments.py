@@ -49,11 +49,11 @@ ABLATION_MODELS = {   # one choice the paper leaves open varied at a time from t
 
 PROFILES = {
     "quick": dict(train=dict(max_epochs=8, warmup_epochs=3, patience=50), k=200, n_test=2000, seeds=(14,),
-                  about="8 epochs, K=200 on 2000 test images, one seed; about 10 min on 2 CPU cores"),
+                  about="8 epochs, K=200 on 2000 test images, one seed; about 6 min on 2 CPU cores (a fresh clone on an Intel Xeon)"),
     "paper": dict(train=_PAPER_SCHEDULE, k=5000, n_test=None, seeds=(14, 15, 16),
                   interim=dict(k=200, n_test=1000),   # models stopped by a time limit: a quick look, not K = 5000 on all
                   about="the paper's schedule (warm-up 100, patience 50, at most 2000 epochs), K=5000 on all test images, "
-                        "3 seeds; about 2.3 min per epoch of the 15 models on 2 CPU cores, hundreds of epochs"),
+                        "3 seeds; about 1 min per epoch of the 15 models on 2 CPU cores (bench/stack.py), hundreds of epochs"),
     "figure2": dict(train=_PAPER_SCHEDULE, k=1000, n_test=1000, seeds=(14, 15, 16), rows=FIGURE2_MODELS, codes=1000,
                     about="the paper's Fig. 2: FAE with z=10 for F in 0, 2, 5, 10, 15, 20, 3 seeds, paper schedule, K=1000 on 1000 images; stores codes and t-SNE maps of 1000 test images and k-NN digit probes (needs the digit labels)"),
     "ablations": dict(train=_PAPER_SCHEDULE, k=1000, n_test=1000, seeds=(14, 15), rows=ABLATION_MODELS,
