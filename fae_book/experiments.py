@@ -12,7 +12,7 @@ import math
 __all__ = ['PAPER_TABLE1', 'TABLE1_MODELS', 'BASELINE_MODELS', 'FIGURE2_MODELS', 'ABLATION_MODELS', 'PROFILES', 'MODEL_COLOURS',
            'PAPER_COMPARISONS', 'LITERATURE_VAE_NLL', 'TABLE1_PAIRS', 'run_folder', 'table1_verdict',
            'ordering_verdict', 'knn_probe_accuracy', 'probe_run', 'latent_codes', 'figure2_summary', 'trend_in_F',
-           'precision_comparison', 'table1_summary']
+           'precision_comparison', 'table1_summary', 'ablation_rows']
 
 # %% ../nbs/09_reproduction.ipynb #c5cb1191
 PAPER_TABLE1 = {"VAE": 85.56, "FAE(F=0)": 83.2, "FAE(F=20)": 79.30, "MAE(M=0)": 81.58, "MAE(M=10)": 80.86,
@@ -364,3 +364,61 @@ def table1_summary(root, # a results folder with `results.json` (`reproduce` or 
                    f"tr J(Z|X) at {r['trJ']:.0f}, against its target 20 × {r['z_dim']} = {target:.0f} in the units of the released code")
     return ". ".join(out) + "."
 
+
+# %% ../nbs/09_reproduction.ipynb #abl00002
+def ablation_rows(root,      # a `reproduce --profile ablations` results folder: results.json and runs/*/ with metrics.jsonl and per-image NLLs
+                  baselines, # {baseline name: its run folder}, e.g. {"VAE": Path("results/paper-run3/runs/vae-s14")}
+                  k: int = 1000, # importance samples of the evaluations compared (both models)
+                 ) -> list:
+    """Every ablation of `root` set against its baseline, image by image.
+
+    A model named '<baseline>, <change>' (e.g. 'VAE, no warm-up') is compared with `baselines[<baseline>]`; a model
+    named exactly as a baseline is a retraining with the same settings and is compared with it too. The baseline's
+    evaluation with the same K on the same images is used (`eval_test_k{k}_n*.json`; one on all test images is cut
+    to the ablation's images). Returns one dict per compared model, in the order of `results.json`: `model`,
+    `baseline`, `seed`, `status`, `best_epoch`, `epochs`, `nll` and `nll_se` (nats), `paired` (the per-image
+    NLL_ablation − NLL_baseline, as `paired_nll_difference`), `valid` and `valid_baseline` (best-epoch validation
+    −ELBO at β = 1, nats), and the closed-form coordinates `N`, `trJ`, `stam_ratio` (E[N·trJ]/n) and the
+    `active_units` of both, each on the ablation's images (the baseline's from its evaluation on those images with
+    any K when it has one, since they do not depend on K, else from the one compared).
+    Models with no baseline in `baselines` are left out. Raises FileNotFoundError for a missing evaluation and
+    ValueError when the two evaluations used another K, data set or images."""
+    import json
+    from pathlib import Path
+    import numpy as np
+    from fae_book.training import read_metrics
+    from fae_book.evaluation import paired_nll_difference
+    root = Path(root)
+    def evaluation(run, n=None):
+        "The run's stored test evaluation with K = k: on n images if given, else the one on the most images."
+        files = sorted(Path(run).glob(f"eval_test_k{k}_n*.json"), key=lambda f: (f.stem.endswith("nall"), f.stem))
+        files = [f for f in files if n is None or f.stem.endswith(f"_n{n}")] or [f for f in files if f.stem.endswith("nall")]
+        if not files: raise FileNotFoundError(f"{run} holds no test evaluation with K = {k} (eval_test_k{k}_n*.json)")
+        e = json.loads(files[-1].read_text())
+        idx = np.arange(len(np.load(Path(run) / e["per_image"]))) if e["image_indices"] == "all" else np.asarray(e["image_indices"])
+        return e, idx, np.load(Path(run) / e["per_image"])
+    def best_valid(run, epoch):
+        return next(r["valid"]["neg_elbo"] for r in read_metrics(run) if r["epoch"] == epoch)
+    out = []
+    for row in json.loads((root / "results.json").read_text())["models"]:
+        name = row["model"]
+        base = name if name in baselines else next((b for b in baselines if name.startswith(b + ", ")), None)
+        if base is None: continue
+        run, brun = root / "runs" / run_folder(name, row["seed"]), Path(baselines[base])
+        e, idx, nll = evaluation(run, row["n_points"])
+        be, bidx, bnll = evaluation(brun, len(idx))
+        if e["k"] != be["k"]: raise ValueError(f"{name} was evaluated with K = {e['k']}, its baseline with K = {be['k']}")
+        if e["computed_from"]["dataset"] != be["computed_from"]["dataset"]:
+            raise ValueError(f"{name} was evaluated on {e['computed_from']['dataset']}, its baseline on {be['computed_from']['dataset']}: "
+                             "compare them on the same test images")
+        same = [json.loads(f.read_text()) for f in sorted(brun.glob(f"eval_test_k*_n{len(idx)}.json"))]
+        coords = next((c for c in same if c["image_indices"] != "all" and list(c["image_indices"]) == list(map(int, idx))), be)
+        pos = {int(i): j for j, i in enumerate(bidx)}
+        if not all(int(i) in pos for i in idx): raise ValueError(f"{name}'s test images are not all among its baseline's")
+        out.append(dict(model=name, baseline=base, seed=row["seed"], status=row["status"], best_epoch=e["best_epoch"], epochs=row["epochs"],
+                        nll=float(nll.mean()), nll_se=float(nll.std(ddof=1) / np.sqrt(len(nll))),
+                        paired=paired_nll_difference(nll, bnll[[pos[int(i)] for i in idx]]),
+                        valid=best_valid(run, e["best_epoch"]), valid_baseline=best_valid(brun, be["best_epoch"]),
+                        **{key: e[key] for key in ("N", "trJ", "stam_ratio", "active_units")},
+                        **{f"{key}_baseline": coords[key] for key in ("N", "trJ", "stam_ratio", "active_units")}))
+    return out
