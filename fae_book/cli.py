@@ -225,7 +225,7 @@ def _markdown_table(rows: list, profile: str, k: int, n_images: int, overrides: 
             f"| model | paper NLL | measured NLL ({spread}) | seeds | test −ELBO | N(Z\\|X) | tr J(Z\\|X) | E[N·trJ] / n | I_q (nats) | active units | best:last epoch | how it stopped |\n"
             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---|\n")
     fmt = lambda r: f"{r['nll']:.2f} ± {r['nll_sd'] if r['nll_sd'] is not None else r['nll_se']:.2f}"
-    lines = [f"| {r['model']} | {PAPER_TABLE1.get(r['model'], float('nan')):.2f} | {fmt(r)} | {', '.join(map(str, r['seeds']))} | "
+    lines = [f"| {r['model']} | {format(PAPER_TABLE1[r['model']], '.2f') if r['model'] in PAPER_TABLE1 else '—'} | {fmt(r)} | {', '.join(map(str, r['seeds']))} | "
              f"{r['neg_elbo']:.2f} | {r['N']:.4g} | {r['trJ']:.4g} | {r['stam_ratio']:.3f} | {r['mutual_info']:.2f} | "
              f"{r['active_units']:.0f}/{r['z_dim']:.0f} | {r['epochs']} | {r['status']} |" for r in agg]
     return head + "\n".join(lines) + "\n"

@@ -389,14 +389,12 @@ def ablation_rows(root,      # a `reproduce --profile ablations` results folder:
     from fae_book.training import read_metrics
     from fae_book.evaluation import paired_nll_difference
     root = Path(root)
-    def evaluation(run, n=None):
-        "The run's stored test evaluation with K = k: on n images if given, else the one on the most images."
-        files = sorted(Path(run).glob(f"eval_test_k{k}_n*.json"), key=lambda f: (f.stem.endswith("nall"), f.stem))
-        files = [f for f in files if n is None or f.stem.endswith(f"_n{n}")] or [f for f in files if f.stem.endswith("nall")]
-        if not files: raise FileNotFoundError(f"{run} holds no test evaluation with K = {k} (eval_test_k{k}_n*.json)")
-        e = json.loads(files[-1].read_text())
-        idx = np.arange(len(np.load(Path(run) / e["per_image"]))) if e["image_indices"] == "all" else np.asarray(e["image_indices"])
-        return e, idx, np.load(Path(run) / e["per_image"])
+    def evaluation(run, n):
+        "The run's stored test evaluation with K = k on n images, else on all of them: (summary, image indices, per-image NLLs)."
+        f = next((f for f in (Path(run) / f"eval_test_k{k}_n{n}.json", Path(run) / f"eval_test_k{k}_nall.json") if f.exists()), None)
+        if f is None: raise FileNotFoundError(f"{run} holds no test evaluation with K = {k} on {n} or all test images")
+        e = json.loads(f.read_text()); nll = np.load(Path(run) / e["per_image"])
+        return e, np.arange(len(nll)) if e["image_indices"] == "all" else np.asarray(e["image_indices"]), nll
     def best_valid(run, epoch):
         return next(r["valid"]["neg_elbo"] for r in read_metrics(run) if r["epoch"] == epoch)
     out = []
