@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import stats
 from torch.distributions import (Bernoulli, Binomial, Categorical, Cauchy, Exponential, Geometric, Independent, Laplace,
@@ -218,6 +218,7 @@ def test_kde_fisher_per_coordinate_units(a, b, seed):
 
 @settings(max_examples=20, deadline=None)
 @given(st.sampled_from(["normal", "laplace", "student", "logistic"]), st.floats(-1e6, 1e6), st.floats(1e-2, 1e2))
+@example("logistic", 184678.0, 9.5)   # found by hypothesis: tanh-sinh stopped at level 2 with the tails' entropy 3e-5 off
 def test_quadrature_fs_ignores_shifts(family, loc, scale):
     """J(X + b) = J(X) and H(X + b) = H(X) by quadrature; the relative accuracy is 100·eps·|b|/scale where float64
     cannot resolve x better (2e-8 at the worst corner here), 1e-9 elsewhere."""
